@@ -103,36 +103,31 @@ int fds_cloexec_from(int from)
     return 0;
 }
 
-static bool kept(int fd, const int *keep, size_t n)
+static int cmp_int(const void *a, const void *b)
 {
-    for (size_t i = 0; i < n; i++) {
-        if (keep[i] == fd) {
-            return true;
-        }
-    }
-    return false;
+    return *(const int *)a - *(const int *)b;
 }
 
 int fds_close_except(int from, const int *keep, size_t n)
 {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) {
-        return -errno;
-    }
-    int fds[1024];
-    size_t nfds = 0;
-    struct dirent *de;
-    while ((de = readdir(d)) && nfds < ARRAY_SIZE(fds)) {
-        char *end;
-        long fd = strtol(de->d_name, &end, 10);
-        if (*end || end == de->d_name || fd < from || fd == dirfd(d) || kept((int)fd, keep, n)) {
-            continue;
+    /* close_range over the gaps between the kept fds: no /proc walk. */
+    int k[64];
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < ARRAY_SIZE(k); i++) {
+        if (keep[i] >= from) {
+            k[m++] = keep[i];
         }
-        fds[nfds++] = (int)fd;
     }
-    closedir(d);
-    for (size_t i = 0; i < nfds; i++) {
-        close(fds[i]);
+    qsort(k, m, sizeof(int), cmp_int);
+    unsigned lo = (unsigned)from;
+    for (size_t i = 0; i <= m; i++) {
+        unsigned hi = i < m ? (unsigned)k[i] : ~0U;
+        if (hi > lo && syscall(SYS_close_range, lo, hi - 1, 0) < 0) {
+            return -errno;
+        }
+        if (i < m) {
+            lo = (unsigned)k[i] + 1;
+        }
     }
     return 0;
 }

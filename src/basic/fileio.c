@@ -111,8 +111,8 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len,
     return 0;
 }
 
-int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
-                         struct berth_error **err)
+static int replace_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                      bool sync, struct berth_error **err)
 {
     char tmp[4096];
     int n = snprintf(tmp, sizeof(tmp), "%s.tmp-%d", path, (int)getpid());
@@ -125,7 +125,7 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t l
         return berth_error_sys(err, errno, "create '%s'", tmp);
     }
     int r = write_all(fd, data, len);
-    if (r < 0 || fsync(fd) < 0) {
+    if (r < 0 || (sync && fsync(fd) < 0)) {
         r = r < 0 ? -r : errno;
         unlinkat(dirfd, tmp, 0);
         return berth_error_sys(err, r, "write '%s'", tmp);
@@ -136,6 +136,18 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t l
         return berth_error_sys(err, r, "rename '%s'", path);
     }
     return 0;
+}
+
+int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                         struct berth_error **err)
+{
+    return replace_at(dirfd, path, data, len, mode, true, err);
+}
+
+int write_file_replace_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                          struct berth_error **err)
+{
+    return replace_at(dirfd, path, data, len, mode, false, err);
 }
 
 int mkdir_p(const char *path, mode_t mode, struct berth_error **err)

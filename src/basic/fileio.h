@@ -23,6 +23,11 @@ int write_file_at(int dirfd, const char *path, const char *data, size_t len,
                   struct berth_error **err);
 int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
                          struct berth_error **err);
+/* Like write_file_atomic_at without the fsync: readers still see old or new
+ * content, but a crash may lose the write. For state that dies with the
+ * machine anyway (runtime state under /run). */
+int write_file_replace_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                          struct berth_error **err);
 int write_all(int fd, const void *data, size_t len);
 /* Read exactly len bytes; returns bytes read (short only at EOF) or -errno. */
 ssize_t read_all(int fd, void *buf, size_t len);

@@ -111,3 +111,20 @@ void log_msg(enum log_level level, const char *fmt, ...)
     strbuf_release(&line);
     errno = saved;
 }
+
+void log_trace_point(const char *what)
+{
+    if (current_level < LOG_LEVEL_DEBUG) {
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    static struct timespec start;
+    if (!start.tv_sec) {
+        /* The process's own start time would need /proc; the first trace
+         * point is the origin instead, and every later point is relative. */
+        start = now;
+    }
+    double ms = (double)(now.tv_sec - start.tv_sec) * 1e3 + (double)(now.tv_nsec - start.tv_nsec) / 1e6;
+    log_msg(LOG_LEVEL_DEBUG, "trace %8.3f ms [%d] %s", ms, (int)getpid(), what);
+}

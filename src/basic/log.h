@@ -24,6 +24,8 @@ void log_set_format(enum log_format format);
 /* The descriptor log lines go to (stderr unless log_set_file was used). */
 int log_get_fd(void);
 void log_msg(enum log_level level, const char *fmt, ...) _printf_(2, 3);
+/* At debug level: "<ms since process start> <what>", to see where time goes. */
+void log_trace_point(const char *what);
 
 #define log_debug(...)                                                                             \
     do {                                                                                           \

@@ -262,16 +262,15 @@ static int do_create(struct global *g, struct create_flags *cf, const char *id, 
     int r = berth_runtime_create(&g->rt, &o, &pid, err);
     safe_close(send);
     if (r >= 0 && ret_master) {
+        /* The pty master arrived before create returned if the config asked
+         * for a terminal; nothing waits on the socket otherwise. */
         *ret_master = -1;
-        struct container_state *s = NULL;
-        if (berth_runtime_state(&g->rt, id, &s, NULL) >= 0 && s->use_terminal &&
-            !cf->console_socket) {
-            *ret_master = recv_master(recv, err);
-            if (*ret_master < 0) {
-                r = *ret_master;
-            }
+        int fd = -1;
+        char name[128];
+        fd_set_nonblock(recv, 1);
+        if (recv_fd(recv, &fd, name, sizeof(name)) > 0 && fd >= 0) {
+            *ret_master = fd;
         }
-        container_state_free(s);
     }
     safe_close(recv);
     if (r >= 0 && start) {
@@ -330,13 +329,16 @@ static int cmd_run(struct global *g, int argc, char **argv, struct berth_error *
         }
         return r;
     }
+    log_trace_point("run: started");
     int code = foreground_wait(&f);
+    log_trace_point("run: exited");
     safe_close(f.master);
     if (!cf.keep) {
         _cleanup_error_ struct berth_error *de = NULL;
         if (berth_runtime_delete(&g->rt, args[0], true, &de) < 0) {
             log_warn("%s", de->msg);
         }
+        log_trace_point("run: deleted");
     }
     return code;
 }

@@ -562,13 +562,19 @@ static void test_paths(void **state)
                         CG "/systemd/berth/c1");
     /* The bind mount of memory elsewhere is the same hierarchy: ignored. */
     assert_string_equal(path_of(f, "/x", "c1", false, "memory", &e), CG "/memory/x");
-    /* Relative: under our own cgroup, per hierarchy. */
+    /* Relative: under our own cgroup. Ours differ between hierarchies here
+     * (memory and name=systemd are nested): memory's is used everywhere, so
+     * that the one saved path names the same cgroup in every hierarchy. */
     assert_string_equal(path_of(f, "berth/c1", "c1", false, "memory", &e),
                         CG "/memory/user/me/berth/c1");
-    assert_string_equal(path_of(f, "berth/c1", "c1", false, "pids", &e), CG "/pids/berth/c1");
+    assert_string_equal(path_of(f, "berth/c1", "c1", false, "pids", &e),
+                        CG "/pids/user/me/berth/c1");
     assert_string_equal(path_of(f, "berth/c1", "c1", false, NULL, &e), "/user/me/berth/c1");
+    /* ... and given back, that path resolves to itself. */
+    assert_string_equal(path_of(f, "/user/me/berth/c1", "c1", false, "pids", &e),
+                        CG "/pids/user/me/berth/c1");
     /* Empty or NULL: "<id>" relative. */
-    assert_string_equal(path_of(f, "", "abc", false, "pids", &e), CG "/pids/abc");
+    assert_string_equal(path_of(f, "", "abc", false, "pids", &e), CG "/pids/user/me/abc");
     assert_string_equal(path_of(f, NULL, "abc", false, "memory", &e), CG "/memory/user/me/abc");
     /* systemd driver naming. */
     assert_string_equal(path_of(f, "system.slice:berth:abc", "c1", true, NULL, &e),
@@ -584,6 +590,12 @@ static void test_paths(void **state)
                         "/user.slice/sub.slice");
     assert_string_equal(path_of(f, NULL, "abc", true, "pids", &e),
                         CG "/pids/system.slice/berth-abc.scope");
+    /* A saved cgroup_path() comes back with the systemd flag: taken as is. */
+    assert_string_equal(path_of(f, "/system.slice/berth-abc.scope", "abc", true, "pids", &e),
+                        CG "/pids/system.slice/berth-abc.scope");
+    assert_null(path_of(f, "/system.slice/../x", "abc", true, NULL, &e));
+    assert_string_equal(e, "cgroupsPath '/system.slice/../x': '..' is not allowed");
+    free(e);
 
     static const struct {
         const char *path;
@@ -627,9 +639,11 @@ static void test_paths_hybrid_unified(void **state)
     fake_layout(f, HYBRID);
     assert_string_equal(path_of(f, "c1", "c1", false, "memory", &e),
                         CG "/memory/process_api/d479/c1");
-    assert_string_equal(path_of(f, "c1", "c1", false, "cpuacct", &e), CG "/cpuacct/c1");
-    assert_string_equal(path_of(f, "c1", "c1", false, "cgroup2", &e), CG "/unified/c1");
-    /* On a hybrid host the path shown and saved is memory's. */
+    assert_string_equal(path_of(f, "c1", "c1", false, "cpuacct", &e),
+                        CG "/cpuacct/process_api/d479/c1");
+    assert_string_equal(path_of(f, "c1", "c1", false, "cgroup2", &e),
+                        CG "/unified/process_api/d479/c1");
+    /* On a hybrid host the base of relative paths is memory's own cgroup. */
     assert_string_equal(path_of(f, "c1", "c1", false, NULL, &e), "/process_api/d479/c1");
     assert_string_equal(path_of(f, "/b/c1", "c1", false, "cgroup2", &e), CG "/unified/b/c1");
 }

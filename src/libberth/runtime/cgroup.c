@@ -10,8 +10,14 @@
  * in v1. The container's directory is created in every hierarchy, so its
  * processes are tracked everywhere (name=systemd included), as runc does.
  *
+ * The container's cgroup has one path, the same in every hierarchy, so the
+ * cgroup_path() that later commands get back from the saved state names the
+ * same directories again (see resolve_paths for relative paths).
+ *
  * linux.resources is parsed and validated completely before the first
- * write, so a bad field in an update changes nothing.
+ * write, so a bad field in an update changes nothing. A new container (one
+ * cgroup_create() ran for) always gets a device policy: its devices list or
+ * none, plus runc's default devices, as runc applies them.
  */
 #include "libberth/runtime/cgroup.h"
 
@@ -460,51 +466,70 @@ static int systemd_path(const char *spec, const char *id, char **ret, struct ber
     return 0;
 }
 
+/* The hierarchy whose path cgroup_path() shows: cgroup2 on a unified host,
+ * else memory's (the limit that matters most to nest under), else any. */
+static int primary_hier(const struct cgroup *cg)
+{
+    if (cg->mode == CGROUP_MODE_UNIFIED && cg->unified >= 0) {
+        return cg->unified;
+    }
+    return cg->map[C_MEMORY] >= 0 ? cg->map[C_MEMORY] : 0;
+}
+
+/* One absolute path for every hierarchy. Later commands rebuild the struct
+ * from the saved cgroup_path(), so it must name the same directory in each
+ * hierarchy and resolve to itself when given back:
+ *  - absolute paths are taken as they are (with the systemd driver too, so
+ *    that a saved "/system.slice/x.scope" round-trips);
+ *  - a relative path goes under our own cgroup, as runc does; where our own
+ *    cgroups differ between v1 hierarchies (this host: memory is nested,
+ *    the rest at "/"), the primary hierarchy's is used for all of them, or
+ *    the saved path would not match the other hierarchies' directories. */
 static int resolve_paths(struct cgroup *cg, const char *self_cgroup, const char *cgroups_path,
                          const char *id, bool systemd, struct berth_error **err)
 {
     const char *shown = cgroups_path && *cgroups_path ? cgroups_path : id ? id : "";
-    _cleanup_free_ char *abs = NULL, *rel = NULL;
+    _cleanup_free_ char *path = NULL;
     int r;
 
-    if (systemd) {
+    if (systemd && !(cgroups_path && cgroups_path[0] == '/')) {
         _cleanup_free_ char *p = NULL;
         r = systemd_path(cgroups_path, id, &p, err);
         if (r < 0) {
             return r;
         }
-        if (clean_path(p, &abs) < 0) {
+        if (clean_path(p, &path) < 0) {
             return berth_error_set(err, EINVAL, "cgroupsPath '%s': '..' is not allowed", shown);
         }
     } else {
         const char *p = cgroups_path && *cgroups_path ? cgroups_path : id;
+        _cleanup_free_ char *rel = NULL;
         if (!p || !*p) {
             return berth_error_set(err, EINVAL, "cgroupsPath: empty and no container id");
         }
-        if (clean_path(p, p[0] == '/' ? &abs : &rel) < 0) {
+        if (clean_path(p, p[0] == '/' ? &path : &rel) < 0) {
             return berth_error_set(err, EINVAL, "cgroupsPath '%s': '..' is not allowed", shown);
         }
         if (rel && streq(rel, "/")) {
             return berth_error_set(err, EINVAL, "cgroupsPath '%s': names no cgroup", shown);
         }
-    }
-    for (size_t i = 0; i < cg->n; i++) {
-        struct hier *h = &cg->h[i];
-        if (abs) {
-            h->path = xstrdup(abs);
-        } else {
-            _cleanup_free_ char *own = own_cgroup(self_cgroup, h);
-            _cleanup_free_ char *joined = xasprintf("%s/%s", own, rel);
-            if (clean_path(joined, &h->path) < 0) {
+        if (rel) {
+            _cleanup_free_ char *own = own_cgroup(self_cgroup, &cg->h[primary_hier(cg)]);
+            _cleanup_free_ char *joined = xasprintf("%s%s", own, rel);
+            if (clean_path(joined, &path) < 0) {
                 return berth_error_set(err, EINVAL, "cgroupsPath '%s': '..' is not allowed", shown);
             }
         }
-        if (streq(h->path, "/")) {
-            /* The root holds every process of the host: never a container's. */
-            return berth_error_set(err, EINVAL, "cgroupsPath '%s': is the cgroup root", shown);
-        }
-        h->dir = xasprintf("%s%s", h->mnt, h->path);
     }
+    if (streq(path, "/")) {
+        /* The root holds every process of the host: never a container's. */
+        return berth_error_set(err, EINVAL, "cgroupsPath '%s': is the cgroup root", shown);
+    }
+    for (size_t i = 0; i < cg->n; i++) {
+        cg->h[i].path = xstrdup(path);
+        cg->h[i].dir = xasprintf("%s%s", cg->h[i].mnt, path);
+    }
+    cg->path = TAKE_PTR(path);
     return 0;
 }
 
@@ -558,15 +583,6 @@ int cgroup_new_sys(const struct cgroup_sys *sys, const char *cgroups_path, const
     if (r < 0) {
         return r;
     }
-    /* One path to show and save: cgroup2's on a unified host, else memory's
-     * (relative paths may differ between v1 hierarchies). */
-    int primary = 0;
-    if (cg->mode == CGROUP_MODE_UNIFIED && cg->unified >= 0) {
-        primary = cg->unified;
-    } else if (cg->map[C_MEMORY] >= 0) {
-        primary = cg->map[C_MEMORY];
-    }
-    cg->path = xstrdup(cg->h[primary].path);
     *ret = TAKE_PTR(cg);
     return 0;
 }
@@ -574,13 +590,17 @@ int cgroup_new_sys(const struct cgroup_sys *sys, const char *cgroups_path, const
 int cgroup_new(const char *cgroups_path, const char *id, bool systemd, struct cgroup **ret,
                struct berth_error **err)
 {
-    _cleanup_free_ char *mi = NULL, *self = NULL;
-    int r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mi, NULL, err);
-    if (r < 0) {
+    /* The host's hierarchies and this process's own cgroup do not change
+     * while one command runs; read them once per process (a command calls
+     * this several times, and the reads show up in profiles). */
+    static char *mi, *self;
+    int r;
+    if (!mi && (r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mi, NULL,
+                                 err)) < 0) {
         return r;
     }
-    r = read_file_at(AT_FDCWD, "/proc/self/cgroup", SELF_CGROUP_MAX, &self, NULL, err);
-    if (r < 0) {
+    if (!self && (r = read_file_at(AT_FDCWD, "/proc/self/cgroup", SELF_CGROUP_MAX, &self, NULL,
+                                   err)) < 0) {
         return r;
     }
     struct cgroup_sys sys = {.mountinfo = mi, .self_cgroup = self, .root = ""};
@@ -1546,59 +1566,48 @@ static int parse_unified(json_t *o, struct res *res, struct berth_error **err)
     return 0;
 }
 
+static int parse_pids(json_t *o, struct res *res, struct berth_error **err)
+{
+    res->has_pids = true;
+    int r = jget_i64(o, RES ".pids", "limit", true, &res->pids_limit, err);
+    if (r < 0) {
+        return r;
+    }
+    if (res->pids_limit < -1) {
+        return berth_error_set(err, EINVAL,
+                               RES ".pids.limit: expected -1 (unlimited) or a non-negative "
+                                   "integer, got %" PRId64,
+                               res->pids_limit);
+    }
+    return 0;
+}
+
 static int res_parse(json_t *resources, bool created, struct res *res, struct berth_error **err)
 {
-    json_t *o;
+    static const struct {
+        const char *key;
+        int (*parse)(json_t *o, struct res *res, struct berth_error **err);
+    } sections[] = {
+        {"memory", parse_memory},   {"cpu", parse_cpu},         {"pids", parse_pids},
+        {"blockIO", parse_blkio},   {"network", parse_network}, {"rdma", parse_rdma},
+        {"unified", parse_unified},
+    };
     int r;
-    if (resources && !json_is_null(resources) && !json_is_object(resources)) {
-        return berth_error_set(err, EINVAL, RES ": expected an object");
-    }
-    if (!resources || json_is_null(resources)) {
+    if (resources && json_is_null(resources)) {
         resources = NULL;
     }
-    if (resources) {
-        if ((o = NULL, r = jget_obj(resources, RES, "memory", false, &o, err)) < 0 ||
-            (o && (r = parse_memory(o, res, err)) < 0)) {
+    if (resources && !json_is_object(resources)) {
+        return berth_error_set(err, EINVAL, RES ": expected an object");
+    }
+    for (size_t i = 0; resources && i < ARRAY_SIZE(sections); i++) {
+        json_t *o = NULL;
+        if ((r = jget_obj(resources, RES, sections[i].key, false, &o, err)) < 0 ||
+            (o && (r = sections[i].parse(o, res, err)) < 0)) {
             return r;
         }
-        if ((o = NULL, r = jget_obj(resources, RES, "cpu", false, &o, err)) < 0 ||
-            (o && (r = parse_cpu(o, res, err)) < 0)) {
-            return r;
-        }
-        if ((o = NULL, r = jget_obj(resources, RES, "pids", false, &o, err)) < 0) {
-            return r;
-        }
-        if (o) {
-            res->has_pids = true;
-            if ((r = jget_i64(o, RES ".pids", "limit", true, &res->pids_limit, err)) < 0) {
-                return r;
-            }
-            if (res->pids_limit < -1) {
-                return berth_error_set(err, EINVAL,
-                                       RES ".pids.limit: expected -1 (unlimited) or a "
-                                           "non-negative integer, got %" PRId64,
-                                       res->pids_limit);
-            }
-        }
-        if ((o = NULL, r = jget_obj(resources, RES, "blockIO", false, &o, err)) < 0 ||
-            (o && (r = parse_blkio(o, res, err)) < 0)) {
-            return r;
-        }
-        if ((r = parse_hugepages(resources, res, err)) < 0) {
-            return r;
-        }
-        if ((o = NULL, r = jget_obj(resources, RES, "network", false, &o, err)) < 0 ||
-            (o && (r = parse_network(o, res, err)) < 0)) {
-            return r;
-        }
-        if ((o = NULL, r = jget_obj(resources, RES, "rdma", false, &o, err)) < 0 ||
-            (o && (r = parse_rdma(o, res, err)) < 0)) {
-            return r;
-        }
-        if ((o = NULL, r = jget_obj(resources, RES, "unified", false, &o, err)) < 0 ||
-            (o && (r = parse_unified(o, res, err)) < 0)) {
-            return r;
-        }
+    }
+    if (resources && (r = parse_hugepages(resources, res, err)) < 0) {
+        return r;
     }
     /* A new container without a devices list gets runc's default: deny all
      * but the default devices. An update that names no devices leaves them. */
@@ -2501,6 +2510,59 @@ int cgroup_add_pid(struct cgroup *cg, pid_t pid, struct berth_error **err)
         }
     }
     return 0;
+}
+
+int cgroup_entry_open(struct cgroup *cg, struct cgroup_entry *ret, struct berth_error **err)
+{
+    struct cgroup_entry e = {.v2_fd = -1};
+    for (size_t i = 0; i < cg->n; i++) {
+        const struct hier *h = &cg->h[i];
+        if (h->v2) {
+            e.v2_fd = open(h->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+            if (e.v2_fd < 0) {
+                int r = berth_error_sys(err, errno, "open cgroup '%s'", h->dir);
+                cgroup_entry_close(&e);
+                return r;
+            }
+            continue;
+        }
+        if (e.n_tasks >= ARRAY_SIZE(e.tasks_fds)) {
+            cgroup_entry_close(&e);
+            return berth_error_set(err, E2BIG, "too many cgroup hierarchies");
+        }
+        _cleanup_free_ char *p = xasprintf("%s/tasks", h->dir);
+        int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+            int r = berth_error_sys(err, errno, "open '%s'", p);
+            cgroup_entry_close(&e);
+            return r;
+        }
+        e.tasks_fds[e.n_tasks++] = fd;
+    }
+    *ret = e;
+    return 0;
+}
+
+int cgroup_entry_enter_self(const struct cgroup_entry *e)
+{
+    for (size_t i = 0; i < e->n_tasks; i++) {
+        if (write(e->tasks_fds[i], "0", 1) != 1) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+void cgroup_entry_close(struct cgroup_entry *e)
+{
+    if (e->v2_fd >= 0) {
+        close(e->v2_fd);
+    }
+    for (size_t i = 0; i < e->n_tasks; i++) {
+        close(e->tasks_fds[i]);
+    }
+    e->v2_fd = -1;
+    e->n_tasks = 0;
 }
 
 /* v1 freezer: FREEZING means some task was not caught yet. Older kernels

@@ -16,8 +16,10 @@
  * without cgroup_create().
  *
  * Paths: cgroupsPath absolute ("/a/b") is taken from the root of every
- * hierarchy; relative ("a/b") is under the calling process's own cgroup in
- * that hierarchy (as runc does); NULL/empty means "<id>" relative. With the
+ * hierarchy; relative ("a/b") is under the calling process's own cgroup of
+ * the memory hierarchy (the cgroup2 one on unified hosts), used as the base
+ * in every hierarchy so that the saved path names the same directories
+ * everywhere; NULL/empty means "<id>" relative. With the
  * systemd driver flag, "slice:prefix:name" is mapped to
  * "/<expanded slice path>/<prefix>-<name>.scope" on cgroupfs (no systemd is
  * asked: the cgroupfs driver does the work). A path with ".." components is
@@ -63,8 +65,27 @@ int cgroup_create(struct cgroup *cg, struct berth_error **err);
  * limit: ..."). Used by create and by update (partial objects change only
  * what they name). */
 int cgroup_apply_resources(struct cgroup *cg, json_t *resources, struct berth_error **err);
-/* Move pid into the cgroup in every hierarchy. */
+/* Move pid into the cgroup in every hierarchy. Slow: moving another process
+ * takes the kernel's global threadgroup lock for writing, which waits for an
+ * RCU grace period (8-13 ms measured on this kind of host). */
 int cgroup_add_pid(struct cgroup *cg, pid_t pid, struct berth_error **err);
+
+/* The fast way in, with no global lock: a single thread that writes "0" to
+ * a v1 hierarchy's "tasks" file moves only itself and skips that lock, and
+ * clone3(CLONE_INTO_CGROUP) places a new process in a cgroup2 directory at
+ * fork. The kernel checks the right to migrate against the credentials that
+ * opened the "tasks" file, so the runtime opens the files and the new
+ * process writes them, even from inside a new user namespace. */
+struct cgroup_entry {
+    int v2_fd; /* cgroup2 directory for CLONE_INTO_CGROUP, or -1 */
+    int tasks_fds[16];
+    size_t n_tasks;
+};
+int cgroup_entry_open(struct cgroup *cg, struct cgroup_entry *ret, struct berth_error **err);
+/* In the new, single-threaded process: enter every v1 hierarchy. No
+ * allocation; returns -errno. */
+int cgroup_entry_enter_self(const struct cgroup_entry *e);
+void cgroup_entry_close(struct cgroup_entry *e);
 /* Freeze (true) or thaw (false) and wait until the kernel reports the state. */
 int cgroup_freeze(struct cgroup *cg, bool frozen, struct berth_error **err);
 /* Whether the cgroup is frozen now. */

@@ -83,7 +83,7 @@ static int write_pid_file(const char *path, pid_t pid, struct berth_error **err)
             return berth_error_sys(err, errno, "pid file '%s'", path);
         }
     }
-    return write_file_atomic_at(slash ? dfd : AT_FDCWD, name, buf, (size_t)n, 0644, err);
+    return write_file_replace_at(slash ? dfd : AT_FDCWD, name, buf, (size_t)n, 0644, err);
 }
 
 static int connect_console(const char *path, struct berth_error **err)
@@ -117,9 +117,16 @@ static bool wait_gone(pid_t pid, uint64_t start, int timeout_ms)
     return false;
 }
 
+/* Whether the saved config has hooks of this kind, without parsing it all. */
+static bool has_hooks(const struct container_state *s, enum oci_hook_kind k)
+{
+    json_t *h = s->config ? json_object_get(s->config, "hooks") : NULL;
+    return json_array_size(json_object_get(h, oci_hook_kind_name(k))) > 0;
+}
+
 static void run_poststop(struct container_state *s)
 {
-    if (!s->config) {
+    if (!has_hooks(s, OCI_HOOK_POSTSTOP)) {
         return;
     }
     _cleanup_(oci_spec_freep) struct oci_spec *spec = NULL;
@@ -151,8 +158,14 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
         if (s->pid > 0 && s->status != STATUS_STOPPED) {
             kill(s->pid, SIGKILL);
         }
-        _cleanup_error_ struct berth_error *ke = NULL;
-        cgroup_kill_all(cg, SIGKILL, &ke);
+        /* A stopped init with its own pid namespace took every process with
+         * it; otherwise (or if anything is left) kill what the cgroup holds. */
+        _cleanup_free_ pid_t *left = NULL;
+        size_t nleft = 0;
+        if (cgroup_get_pids(cg, &left, &nleft, NULL) < 0 || nleft > 0) {
+            _cleanup_error_ struct berth_error *ke = NULL;
+            cgroup_kill_all(cg, SIGKILL, &ke);
+        }
         if (s->pid > 0 && !wait_gone(s->pid, s->pid_start, 5000)) {
             return berth_error_set(err, EBUSY, "container '%s': init %d did not die", s->id,
                                    (int)s->pid);
@@ -177,6 +190,7 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
 int berth_runtime_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
                          pid_t *ret_pid, struct berth_error **err)
 {
+    log_trace_point("create: start");
     int r = container_id_validate(o->id, err);
     if (r < 0) {
         return r;
@@ -186,6 +200,7 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     if (r < 0) {
         return r;
     }
+    log_trace_point("create: config parsed");
     if (!spec->process) {
         return berth_error_set(err, EINVAL, "config.json: process: required to create a container");
     }
@@ -243,10 +258,11 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
         goto rollback;
     }
     cfg = json_dumps(spec->json, JSON_COMPACT);
-    r = write_file_atomic_at(s.dir_fd, "config.json", cfg, strlen(cfg), 0600, err);
+    r = write_file_replace_at(s.dir_fd, "config.json", cfg, strlen(cfg), 0600, err);
     if (r < 0) {
         goto rollback;
     }
+    log_trace_point("create: state dir made");
     r = cgroup_new(spec->linux_.cgroups_path, o->id, rt->systemd_cgroup, &cg, err);
     if (r >= 0) {
         r = cgroup_create(cg, err);
@@ -255,6 +271,7 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
         goto rollback;
     }
     cgroup_made = true;
+    log_trace_point("create: cgroup made");
     r = cgroup_apply_resources(cg, spec->linux_.resources, err);
     if (r < 0) {
         goto rollback;
@@ -279,7 +296,9 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
         .seccomp = sc,
         .cgroup = cg,
     };
+    log_trace_point("create: cgroup ready");
     r = linux_create(&sp, err);
+    log_trace_point("create: init ready");
     if (r < 0) {
         goto rollback;
     }
@@ -351,7 +370,7 @@ int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct b
         return berth_error_sys(err, errno, "start container '%s'", id);
     }
     unlinkat(s->dir_fd, "exec.fifo", 0);
-    if (s->config) {
+    if (has_hooks(s, OCI_HOOK_POSTSTART)) {
         _cleanup_(oci_spec_freep) struct oci_spec *spec = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
         if (oci_spec_parse(s->config, s->bundle ? s->bundle : "", &spec, &e) >= 0 &&

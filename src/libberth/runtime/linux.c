@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <jansson.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -114,9 +115,9 @@ static int sync_recv(int fd, struct sync_msg *m, int *ret_fd, struct ucred *ret_
 /* Send our pid with SCM_CREDENTIALS: the kernel rewrites it into the
  * receiver's pid namespace, which is the only way the runtime can learn the
  * host pid of a process living in another pid namespace. */
-static int sync_send_pid(int fd)
+static int sync_send_pid(int fd, bool cgroup_entered)
 {
-    struct sync_msg m = {.type = SYNC_PID};
+    struct sync_msg m = {.type = SYNC_PID, .code = cgroup_entered ? 1 : 0};
     struct iovec iov = {.iov_base = &m, .iov_len = offsetof(struct sync_msg, text)};
     union {
         char buf[CMSG_SPACE(sizeof(struct ucred))];
@@ -132,6 +133,27 @@ static int sync_send_pid(int fd)
     struct ucred cred = {.pid = getpid(), .uid = getuid(), .gid = getgid()};
     memcpy(CMSG_DATA(c), &cred, sizeof(cred));
     return RETRY_EINTR(sendmsg(fd, &msg, MSG_NOSIGNAL)) < 0 ? -errno : 0;
+}
+
+/* Fork with new namespaces; where there is a cgroup2 hierarchy, the child is
+ * born in the container's cgroup there (clone3 CLONE_INTO_CGROUP), which
+ * avoids the kernel's global lock a later migration would take. If the
+ * kernel refuses (too old, or no right to it from inside a user namespace),
+ * fall back to a plain clone and *ret_entered tells the caller to move it. */
+static pid_t clone_into(int flags, const struct cgroup_entry *e, bool *ret_entered)
+{
+    if (e && e->v2_fd >= 0) {
+        struct clone_args a = {.flags = (uint64_t)flags | CLONE_INTO_CGROUP,
+                               .exit_signal = SIGCHLD,
+                               .cgroup = (uint64_t)e->v2_fd};
+        pid_t p = (pid_t)syscall(SYS_clone3, &a, sizeof(a));
+        if (p >= 0) {
+            *ret_entered = true;
+            return p;
+        }
+    }
+    *ret_entered = !e || e->v2_fd < 0;
+    return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
 }
 
 /* Child side: report the error to the runtime and die. */
@@ -525,10 +547,14 @@ static int write_time_offsets(const struct oci_linux *l, struct berth_error **er
  * state dir); close-on-exec only drops them at execve, which is too late for
  * a cwd of /proc/self/fd/N. Close everything the child does not need now. */
 static void close_inherited(const struct linux_spawn *sp, int sync, const struct ns_join *joins,
-                            size_t njoins)
+                            size_t njoins, const struct cgroup_entry *ce)
 {
-    int keep[24];
+    int keep[48];
     size_t n = 0;
+    keep[n++] = ce->v2_fd;
+    for (size_t i = 0; i < ce->n_tasks; i++) {
+        keep[n++] = ce->tasks_fds[i];
+    }
     keep[n++] = sync;
     keep[n++] = sp->fifo_fd;
     keep[n++] = sp->console_socket;
@@ -537,6 +563,18 @@ static void close_inherited(const struct linux_spawn *sp, int sync, const struct
         keep[n++] = joins[i].fd;
     }
     fds_close_except(3 + sp->preserve_fds, keep, n);
+}
+
+/* First thing in a new process: enter the container's v1 cgroups itself. */
+static void enter_cgroup(struct cgroup_entry *ce, int sync)
+{
+    int r = cgroup_entry_enter_self(ce);
+    cgroup_entry_close(ce);
+    if (r < 0) {
+        struct berth_error *e = NULL;
+        berth_error_sys(&e, -r, "enter cgroup");
+        child_fail(sync, e);
+    }
 }
 
 /* The init, after the runtime placed it in its cgroup. */
@@ -549,6 +587,7 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
         _exit(1);
     }
     pid_t host_pid = m.pid;
+    log_trace_point("init: cgroup done");
     const struct oci_namespace *cg = oci_spec_namespace(s, CLONE_NEWCGROUP);
     if (cg && !cg->path && unshare(CLONE_NEWCGROUP) < 0) {
         berth_error_sys(&e, errno, "unshare cgroup namespace");
@@ -568,6 +607,7 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
     if (rootfs_prepare(s, &ro, &rootfd, &e) < 0) {
         child_fail(sync, e);
     }
+    log_trace_point("init: mounts done");
     if (s->hooks[OCI_HOOK_PRESTART].n || s->hooks[OCI_HOOK_CREATE_RUNTIME].n) {
         if (sync_send(sync, SYNC_HOOKS_REQ, 0, 0, NULL) < 0 ||
             child_expect(sync, SYNC_HOOKS_DONE) < 0) {
@@ -584,6 +624,7 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
     if (rootfs_pivot(s, rootfd, sp->no_pivot, &e) < 0) {
         child_fail(sync, e);
     }
+    log_trace_point("init: pivoted");
     if (s->linux_.n_sysctls) {
         _cleanup_close_ int procfd = proc_open_private(&e);
         if (procfd < 0) {
@@ -599,10 +640,12 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
     if (rootfs_finalize(s, &ro, &e) < 0) {
         child_fail(sync, e);
     }
+    log_trace_point("init: finalized");
     struct prepared pp = {0};
     if (prepare_process(sp, true, sync, &pp, &e) < 0) {
         child_fail(sync, e);
     }
+    log_trace_point("init: ready");
     if (sync_send(sync, SYNC_READY, 0, 0, NULL) < 0) {
         _exit(1);
     }
@@ -614,6 +657,7 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
         _exit(1);
     }
     close(sp->fifo_fd);
+    log_trace_point("init: started");
     if (s->hooks[OCI_HOOK_START_CONTAINER].n) {
         _cleanup_free_ char *st = linux_hook_state(s, sp->id, sp->bundle, "created", host_pid);
         if (hooks_run(&s->hooks[OCI_HOOK_START_CONTAINER], OCI_HOOK_START_CONTAINER, st, &e) <
@@ -627,7 +671,7 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
 /* Two-stage start for namespaces joined by path: this first child joins,
  * creates the user namespace, then clones the init as the runtime's child. */
 static _noreturn_ void stage1_main(struct linux_spawn *sp, int sync, struct ns_join *joins,
-                                   size_t njoins, int flags)
+                                   size_t njoins, int flags, struct cgroup_entry *ce)
 {
     struct berth_error *e = NULL;
     /* A joined user namespace first: it grants the rights to join the rest. */
@@ -668,13 +712,15 @@ static _noreturn_ void stage1_main(struct linux_spawn *sp, int sync, struct ns_j
         }
     }
     int cflags = flags & ~(CLONE_NEWUSER | CLONE_NEWTIME | CLONE_NEWCGROUP);
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | cflags | SIGCHLD, NULL, NULL, NULL, NULL);
+    bool entered = false;
+    pid_t pid = clone_into(CLONE_PARENT | cflags, ce, &entered);
     if (pid < 0) {
         berth_error_sys(&e, errno, "clone container init");
         child_fail(sync, e);
     }
     if (pid == 0) {
-        if (sync_send_pid(sync) < 0) {
+        enter_cgroup(ce, sync);
+        if (sync_send_pid(sync, entered) < 0) {
             _exit(1);
         }
         init_main(sp, sync, userns);
@@ -737,12 +783,17 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
     }
     struct ns_join joins[16];
     size_t njoins = 0;
+    struct cgroup_entry ce = {.v2_fd = -1};
     int r = open_join_namespaces(s, joins, &njoins, err);
     if (r < 0) {
         return r;
     }
     int flags = new_ns_flags(s);
-    int sv[2];
+    if (sp->cgroup && (r = cgroup_entry_open(sp->cgroup, &ce, err)) < 0) {
+        goto out_joins;
+    }
+    bool entered = !sp->cgroup;
+    int sv[2] = {-1, -1};
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = berth_error_sys(err, errno, "socketpair");
         goto out_joins;
@@ -766,11 +817,14 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
             }
         }
         int cflags = flags & ~(CLONE_NEWTIME | CLONE_NEWCGROUP);
-        first = (pid_t)syscall(SYS_clone, cflags | SIGCHLD, NULL, NULL, NULL, NULL);
+        first = sp->cgroup ? clone_into(cflags, &ce, &entered)
+                           : (pid_t)syscall(SYS_clone, cflags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (first == 0) {
+            log_trace_point("init: cloned");
             close(sv[0]);
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-            close_inherited(sp, sv[1], NULL, 0);
+            close_inherited(sp, sv[1], NULL, 0, &ce);
+            enter_cgroup(&ce, sv[1]);
             if (userns) {
                 if (sync_send(sv[1], SYNC_USERMAP_REQ, 0, 0, NULL) < 0 ||
                     child_expect(sv[1], SYNC_USERMAP_DONE) < 0) {
@@ -789,8 +843,8 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
         if (first == 0) {
             close(sv[0]);
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-            close_inherited(sp, sv[1], joins, njoins);
-            stage1_main(sp, sv[1], joins, njoins, flags);
+            close_inherited(sp, sv[1], joins, njoins, &ce);
+            stage1_main(sp, sv[1], joins, njoins, flags, &ce);
         }
     }
     if (first < 0) {
@@ -826,10 +880,13 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
             goto out_child_error;
         }
         pid = cred.pid;
+        entered = m.code == 1 || !sp->cgroup;
         int st;
         RETRY_EINTR(waitpid(first, &st, 0));
     }
-    if (sp->cgroup) {
+    cgroup_entry_close(&ce);
+    if (!entered) {
+        /* The slow way, only when the kernel refused the fast one. */
         r = cgroup_add_pid(sp->cgroup, pid, err);
         if (r < 0) {
             goto out_kill;
@@ -907,6 +964,7 @@ out_sock:
     safe_close(sv[0]);
     safe_close(sv[1]);
 out_joins:
+    cgroup_entry_close(&ce);
     for (size_t i = 0; i < njoins; i++) {
         close(joins[i].fd);
     }
@@ -916,7 +974,7 @@ out_joins:
 /* ---- exec ------------------------------------------------------------- */
 
 static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_join *joins,
-                                   size_t n)
+                                   size_t n, struct cgroup_entry *ce)
 {
     struct berth_error *e = NULL;
     for (size_t i = 0; i < n; i++) {
@@ -926,7 +984,8 @@ static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_j
         }
         close(joins[i].fd);
     }
-    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, NULL, NULL, NULL, NULL);
+    bool entered = false;
+    pid_t pid = clone_into(CLONE_PARENT, ce, &entered);
     if (pid < 0) {
         berth_error_sys(&e, errno, "clone");
         child_fail(sync, e);
@@ -934,7 +993,8 @@ static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_j
     if (pid > 0) {
         _exit(0);
     }
-    if (sync_send_pid(sync) < 0 || child_expect(sync, SYNC_CGROUP_DONE) < 0) {
+    enter_cgroup(ce, sync);
+    if (sync_send_pid(sync, entered) < 0 || child_expect(sync, SYNC_CGROUP_DONE) < 0) {
         _exit(1);
     }
     struct prepared pp = {0};
@@ -953,6 +1013,7 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err)
     struct ns_join joins[ARRAY_SIZE(order)];
     size_t n = 0;
     int r = 0;
+    struct cgroup_entry ce = {.v2_fd = -1};
     for (size_t i = 0; i < ARRAY_SIZE(order); i++) {
         char a[64], b[64];
         snprintf(a, sizeof(a), "/proc/%d/ns/%s", (int)sp->join_pid, ns_type_proc_name(order[i]));
@@ -975,6 +1036,9 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err)
         }
         joins[n++] = (struct ns_join){order[i], fd};
     }
+    if (sp->cgroup && (r = cgroup_entry_open(sp->cgroup, &ce, err)) < 0) {
+        goto out;
+    }
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = berth_error_sys(err, errno, "socketpair");
@@ -992,8 +1056,8 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err)
     if (first == 0) {
         close(sv[0]);
         prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
-        close_inherited(sp, sv[1], joins, n);
-        exec_stage1(sp, sv[1], joins, n);
+        close_inherited(sp, sv[1], joins, n, &ce);
+        exec_stage1(sp, sv[1], joins, n, &ce);
     }
     close(sv[1]);
     struct sync_msg m;
@@ -1011,7 +1075,8 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err)
         goto out;
     }
     pid_t pid = cred.pid;
-    if (sp->cgroup) {
+    cgroup_entry_close(&ce);
+    if (sp->cgroup && m.code != 1) {
         r = cgroup_add_pid(sp->cgroup, pid, err);
         if (r < 0) {
             kill(pid, SIGKILL);
@@ -1044,6 +1109,7 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err)
         sp->pid = pid;
     }
 out:
+    cgroup_entry_close(&ce);
     for (size_t i = 0; i < n; i++) {
         close(joins[i].fd);
     }

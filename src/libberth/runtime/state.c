@@ -170,7 +170,7 @@ int container_state_save(const struct container_state *s, struct berth_error **e
         return berth_error_set(err, EINVAL, "encode state");
     }
     _cleanup_free_ char *txt = json_dump_compact(j);
-    return write_file_atomic_at(s->dir_fd, "state.json", txt, strlen(txt), 0600, err);
+    return write_file_replace_at(s->dir_fd, "state.json", txt, strlen(txt), 0600, err);
 }
 
 json_t *container_state_to_oci_json(const struct container_state *s, bool runc_fields)
