@@ -163,9 +163,9 @@ static int walk(int rootfd, const char *path, int open_flags, unsigned flags)
         }
         if (last) {
             if (S_ISDIR(st.st_mode) || (open_flags & O_PATH)) {
-                r = S_ISLNK(st.st_mode) ? fcntl(nfd, F_DUPFD_CLOEXEC, 3)
-                                        : openat(nfd, S_ISDIR(st.st_mode) ? "." : "",
-                                                 open_flags | O_CLOEXEC);
+                r = S_ISLNK(st.st_mode)
+                        ? fcntl(nfd, F_DUPFD_CLOEXEC, 3)
+                        : openat(nfd, S_ISDIR(st.st_mode) ? "." : "", open_flags | O_CLOEXEC);
                 if (r < 0 && !S_ISDIR(st.st_mode)) {
                     r = openat(cur, name, open_flags | O_NOFOLLOW | O_CLOEXEC);
                 }

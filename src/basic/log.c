@@ -125,6 +125,7 @@ void log_trace_point(const char *what)
          * point is the origin instead, and every later point is relative. */
         start = now;
     }
-    double ms = (double)(now.tv_sec - start.tv_sec) * 1e3 + (double)(now.tv_nsec - start.tv_nsec) / 1e6;
+    double ms =
+        (double)(now.tv_sec - start.tv_sec) * 1e3 + (double)(now.tv_nsec - start.tv_nsec) / 1e6;
     log_msg(LOG_LEVEL_DEBUG, "trace %8.3f ms [%d] %s", ms, (int)getpid(), what);
 }

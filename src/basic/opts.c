@@ -72,8 +72,8 @@ static int assign(const struct opt_def *d, const char *display, const char *v,
     return -EINVAL;
 }
 
-int opts_parse(const struct opt_def *defs, int argc, char **argv, unsigned flags,
-               char ***ret_args, struct berth_error **err)
+int opts_parse(const struct opt_def *defs, int argc, char **argv, unsigned flags, char ***ret_args,
+               struct berth_error **err)
 {
     _cleanup_strv_free_ char **args = xcalloc(1, sizeof(char *));
     int i = 0;

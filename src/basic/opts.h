@@ -38,8 +38,8 @@ struct opt_def {
 
 /* Parse argv[0..argc) (argv[0] is a flag or positional, not the program name).
  * Unknown flags fail with "unknown flag: --x". */
-int opts_parse(const struct opt_def *defs, int argc, char **argv, unsigned flags,
-               char ***ret_args, struct berth_error **err);
+int opts_parse(const struct opt_def *defs, int argc, char **argv, unsigned flags, char ***ret_args,
+               struct berth_error **err);
 /* Append "  -b, --bundle string   help" lines for visible flags. */
 void opts_usage(const struct opt_def *defs, int fd);
 

@@ -32,8 +32,8 @@ int main(int argc, char **argv)
         argv[1] = argv[0];
         return runtime_cli_main(argc - 1, argv + 1);
     }
-    if (argc >= 2 && (streq(argv[1], "version") || streq(argv[1], "--version") ||
-                      streq(argv[1], "-v"))) {
+    if (argc >= 2 &&
+        (streq(argv[1], "version") || streq(argv[1], "--version") || streq(argv[1], "-v"))) {
         printf("berth version %s\n", BERTH_VERSION);
         return 0;
     }

@@ -33,7 +33,6 @@
 #include "libberth/common/json-util.h"
 #include "libberth/runtime/caps.h"
 #include "libberth/runtime/container.h"
-#include "libberth/runtime/linux.h"
 #include "libberth/runtime/spec-default.h"
 
 #define DEFAULT_ROOT "/run/berth-runtime"
@@ -59,8 +58,7 @@ static int print_json(json_t *j, bool pretty)
 }
 
 /* Positional-count check with runc's wording. */
-static int need_args(char **args, size_t min, size_t max, const char *cmd,
-                     struct berth_error **err)
+static int need_args(char **args, size_t min, size_t max, const char *cmd, struct berth_error **err)
 {
     size_t n = strv_length(args);
     if (n < min) {
@@ -108,14 +106,40 @@ static void resize(int master)
 
 /* Forward signals to the process, copy the terminal both ways, and return
  * its exit code (128+signal when killed, as a shell reports it). */
+static void forwarded_signals(sigset_t *set)
+{
+    sigfillset(set);
+    sigdelset(set, SIGSEGV);
+    sigdelset(set, SIGBUS);
+    sigdelset(set, SIGILL);
+    sigdelset(set, SIGFPE);
+}
+
+/* Block the signals we forward before the process exists: a process that
+ * exits at once must leave its SIGCHLD pending for foreground_wait. */
+static void block_signals(void)
+{
+    sigset_t set;
+    forwarded_signals(&set);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
+static int reap(pid_t pid, int *code)
+{
+    int status;
+    pid_t w;
+    while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (w == pid) {
+            *code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
+    return *code;
+}
+
 static int foreground_wait(struct fg *f)
 {
     sigset_t set;
-    sigfillset(&set);
-    sigdelset(&set, SIGSEGV);
-    sigdelset(&set, SIGBUS);
-    sigdelset(&set, SIGILL);
-    sigdelset(&set, SIGFPE);
+    forwarded_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     struct termios saved;
@@ -128,6 +152,7 @@ static int foreground_wait(struct fg *f)
     }
     int code = -1;
     bool in_open = f->master >= 0;
+    reap(f->pid, &code);
     while (code < 0) {
         struct pollfd p[3] = {{.fd = sfd, .events = POLLIN},
                               {.fd = f->master, .events = POLLIN},
@@ -164,13 +189,7 @@ static int foreground_wait(struct fg *f)
                 kill(f->pid, (int)si.ssi_signo);
             }
             /* Reap everything: we are the subreaper of the container. */
-            int status;
-            pid_t w;
-            while ((w = waitpid(-1, &status, WNOHANG)) > 0) {
-                if (w == f->pid) {
-                    code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-                }
-            }
+            reap(f->pid, &code);
         }
     }
     /* Drain what the process wrote last. */
@@ -224,12 +243,20 @@ struct create_flags {
 
 #define CREATE_OPTS(cf)                                                                            \
     {"bundle", 'b', OPT_STRING, &(cf).bundle, "path to the root of the bundle directory", NULL},   \
-        {"console-socket", 0, OPT_STRING, &(cf).console_socket,                                    \
-         "path to an AF_UNIX socket which will receive the pty master", NULL},                     \
+        {"console-socket",                                                                         \
+         0,                                                                                        \
+         OPT_STRING,                                                                               \
+         &(cf).console_socket,                                                                     \
+         "path to an AF_UNIX socket which will receive the pty master",                            \
+         NULL},                                                                                    \
         {"pid-file", 0, OPT_STRING, &(cf).pid_file, "file to write the process id to", NULL},      \
         {"no-pivot", 0, OPT_BOOL, &(cf).no_pivot, "do not use pivot_root", NULL},                  \
-        {"no-new-keyring", 0, OPT_BOOL, &(cf).no_new_keyring,                                      \
-         "do not create a new session keyring", NULL},                                             \
+        {"no-new-keyring",                                                                         \
+         0,                                                                                        \
+         OPT_BOOL,                                                                                 \
+         &(cf).no_new_keyring,                                                                     \
+         "do not create a new session keyring",                                                    \
+         NULL},                                                                                    \
     {                                                                                              \
         "preserve-fds", 0, OPT_INT, &(cf).preserve_fds,                                            \
             "pass N additional file descriptors to the container", NULL                            \
@@ -320,6 +347,7 @@ static int cmd_run(struct global *g, int argc, char **argv, struct berth_error *
     if (!cf.no_subreaper) {
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     }
+    block_signals();
     struct fg f = {.master = -1};
     r = do_create(g, &cf, args[0], true, &f.pid, &f.master, err);
     if (r < 0) {
@@ -403,10 +431,9 @@ static int cmd_kill(struct global *g, int argc, char **argv, struct berth_error 
 static int cmd_delete(struct global *g, int argc, char **argv, struct berth_error **err)
 {
     bool force = false;
-    struct opt_def defs[] = {
-        {"force", 'f', OPT_BOOL, &force, "forcibly delete the container if it is still running",
-         NULL},
-        {0}};
+    struct opt_def defs[] = {{"force", 'f', OPT_BOOL, &force,
+                              "forcibly delete the container if it is still running", NULL},
+                             {0}};
     _cleanup_strv_free_ char **args = NULL;
     int r = opts_parse(defs, argc, argv, OPTS_GO, &args, err);
     if (r >= 0) {
@@ -603,8 +630,8 @@ static int parse_user_spec(const char *s, struct oci_process *p, struct berth_er
         *colon = '\0';
     }
     int uid, gid = 0;
-    if (parse_int(copy, &uid) < 0 || uid < 0 || (colon && (parse_int(colon + 1, &gid) < 0 ||
-                                                          gid < 0))) {
+    if (parse_int(copy, &uid) < 0 || uid < 0 ||
+        (colon && (parse_int(colon + 1, &gid) < 0 || gid < 0))) {
         return berth_error_set(err, EINVAL, "invalid --user '%s': want uid[:gid]", s);
     }
     p->user.uid = (uid_t)uid;
@@ -616,8 +643,8 @@ static int parse_user_spec(const char *s, struct oci_process *p, struct berth_er
 
 static int cmd_exec(struct global *g, int argc, char **argv, struct berth_error **err)
 {
-    const char *console_socket = NULL, *cwd = NULL, *user = NULL, *process = NULL,
-               *pid_file = NULL, *label = NULL, *apparmor = NULL, *cgroup = NULL;
+    const char *console_socket = NULL, *cwd = NULL, *user = NULL, *process = NULL, *pid_file = NULL,
+               *label = NULL, *apparmor = NULL, *cgroup = NULL;
     _cleanup_strv_free_ char **env = NULL, **caps = NULL, **gids = NULL;
     bool tty = false, detach = false, nnp = false, tty_seen = false, nnp_seen = false;
     int preserve = 0;
@@ -726,6 +753,7 @@ static int cmd_exec(struct global *g, int argc, char **argv, struct berth_error 
     }
     if (!detach) {
         prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+        block_signals();
     }
     pid_t pid = 0;
     r = berth_runtime_exec(&g->rt, &o, &pid, err);
@@ -744,8 +772,8 @@ static int cmd_exec(struct global *g, int argc, char **argv, struct berth_error 
     return code;
 }
 
-static int add_resource(json_t *res, const char *group, const char *key, const char *val,
-                        bool size, const char *flag, struct berth_error **err)
+static int add_resource(json_t *res, const char *group, const char *key, const char *val, bool size,
+                        const char *flag, struct berth_error **err)
 {
     if (!val) {
         return 0;
@@ -777,10 +805,10 @@ static int add_resource(json_t *res, const char *group, const char *key, const c
 
 static int cmd_update(struct global *g, int argc, char **argv, struct berth_error **err)
 {
-    const char *resources = NULL, *memory = NULL, *swap = NULL, *reservation = NULL,
-               *kmem = NULL, *kmem_tcp = NULL, *shares = NULL, *quota = NULL, *period = NULL,
-               *rt_period = NULL, *rt_runtime = NULL, *cpus = NULL, *mems = NULL, *pids = NULL,
-               *blkio = NULL, *l3 = NULL, *membw = NULL;
+    const char *resources = NULL, *memory = NULL, *swap = NULL, *reservation = NULL, *kmem = NULL,
+               *kmem_tcp = NULL, *shares = NULL, *quota = NULL, *period = NULL, *rt_period = NULL,
+               *rt_runtime = NULL, *cpus = NULL, *mems = NULL, *pids = NULL, *blkio = NULL,
+               *l3 = NULL, *membw = NULL;
     struct opt_def defs[] = {
         {"resources", 'r', OPT_STRING, &resources, "path to a resources JSON ('-' for stdin)",
          NULL},
@@ -992,15 +1020,6 @@ int runtime_cli_main(int argc, char **argv)
     if (!cmd) {
         fprintf(stderr, "berth-runtime: no such command '%s'\n", args[0]);
         return 1;
-    }
-    /* Commands that put a process inside a container run from a sealed copy
-     * of this binary (CVE-2019-5736). */
-    if (cmd->fn == cmd_create || cmd->fn == cmd_run || cmd->fn == cmd_exec) {
-        r = cloned_binary_ensure(argv);
-        if (r < 0) {
-            fprintf(stderr, "berth-runtime: protect the runtime binary: %s\n", strerror(-r));
-            return 1;
-        }
     }
     int argc2 = (int)strv_length(args + 1);
     r = cmd->fn(&g, argc2, args + 1, &err);

@@ -23,6 +23,7 @@ ensure_busybox_rootfs() {
   echo 'nobody:x:65534:65534:nobody:/nonexistent:/bin/false' >> "$tmp/etc/passwd"
   printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' > "$tmp/etc/group"
   chmod 1777 "$tmp/tmp"
+  chmod 755 "$tmp"
   mv -T "$tmp" "$BUSYBOX_ROOTFS" 2>/dev/null || rm -rf "$tmp"
 }
 

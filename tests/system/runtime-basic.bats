@@ -250,6 +250,12 @@ teardown() { teardown_runtime; }
   cfg '.linux.namespaces += [{"type":"user"}] | .linux.uidMappings = [{"containerID":0,"hostID":100000,"size":65536}] | .linux.gidMappings = [{"containerID":0,"hostID":100000,"size":65536}]'
   chown -R 100000:100000 "$BUNDLE/rootfs"
   cfg_args sh -c 'id -u; cat /proc/self/uid_map'
+  # the container's root (host uid 100000) must be able to reach the rootfs
+  run rt run -b "$BUNDLE" "$CID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"cannot reach the rootfs"* ]]
+  d=$BUNDLE
+  while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
   run rt run -b "$BUNDLE" "$CID"
   [ "$status" -eq 0 ]
   [ "${lines[0]}" = 0 ]

@@ -127,8 +127,17 @@ static void test_opts_go(void **state)
                              {"preserve-fds", 0, OPT_INT, &n, "", NULL},
                              {"env", 'e', OPT_LIST, &list, "", NULL},
                              {0}};
-    char *argv[] = {"-bundle", "/b", "--detach=false", "--preserve-fds=2", "-e", "A=1",
-                    "--env", "B=2", "id", "--not-a-flag", NULL};
+    char *argv[] = {"-bundle",
+                    "/b",
+                    "--detach=false",
+                    "--preserve-fds=2",
+                    "-e",
+                    "A=1",
+                    "--env",
+                    "B=2",
+                    "id",
+                    "--not-a-flag",
+                    NULL};
     assert_int_equal(opts_parse(defs, 10, argv, OPTS_GO, &args, NULL), 0);
     assert_string_equal(bundle, "/b");
     assert_false(detach);

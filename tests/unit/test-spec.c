@@ -110,8 +110,8 @@ static void test_errors_name_fields(void **state)
                  "process.user.uid: expected an unsigned 32-bit integer");
     expect_error("process.capabilities", "bounding", json_pack("[s]", "CAP_BOGUS"),
                  "process.capabilities.bounding[0]: unknown capability 'CAP_BOGUS'");
-    expect_error("process", "rlimits", json_pack("[{s:s,s:i,s:i}]", "type", "RLIMIT_X", "soft",
-                                                  1, "hard", 1),
+    expect_error("process", "rlimits",
+                 json_pack("[{s:s,s:i,s:i}]", "type", "RLIMIT_X", "soft", 1, "hard", 1),
                  "process.rlimits[0].type: unknown rlimit 'RLIMIT_X'");
     expect_error("process", "rlimits",
                  json_pack("[{s:s,s:i,s:i}]", "type", "RLIMIT_NOFILE", "soft", 10, "hard", 1),
@@ -123,14 +123,13 @@ static void test_errors_name_fields(void **state)
                  "namespace 'pid' given twice");
     expect_error("linux", "namespaces", json_pack("[{s:s},{s:s}]", "type", "mount", "type", "user"),
                  "a new user namespace needs uidMappings");
-    expect_error("linux", "devices",
-                 json_pack("[{s:s,s:s,s:i,s:i}]", "type", "x", "path", "/dev/x", "major", 1,
-                           "minor", 1),
-                 "linux.devices[0].type: unknown device type 'x'");
+    expect_error(
+        "linux", "devices",
+        json_pack("[{s:s,s:s,s:i,s:i}]", "type", "x", "path", "/dev/x", "major", 1, "minor", 1),
+        "linux.devices[0].type: unknown device type 'x'");
     expect_error("linux", "sysctl", json_pack("{s:s}", "vm.swappiness", "1"),
                  "'vm.swappiness' is not namespaced");
-    expect_error("linux", "rootfsPropagation", json_string("weird"),
-                 "unknown propagation 'weird'");
+    expect_error("linux", "rootfsPropagation", json_string("weird"), "unknown propagation 'weird'");
     expect_error(NULL, "hooks", json_pack("{s:[{s:s}]}", "prestart", "path", "rel/hook"),
                  "hooks.prestart[0].path: 'rel/hook' is not an absolute path");
     expect_error(NULL, "mounts", json_pack("[{s:s,s:s}]", "destination", "/x", "source", "/y"),

@@ -87,11 +87,9 @@ static json_t *get(json_t *o, const char *where, const char *key, bool required,
     return v && !json_is_null(v) ? v : NULL;
 }
 
-static int type_err(struct berth_error **err, const char *where, const char *key,
-                    const char *what)
+static int type_err(struct berth_error **err, const char *where, const char *key, const char *what)
 {
-    return berth_error_set(err, EINVAL, "%s%s%s: expected %s", where, *where ? "." : "", key,
-                           what);
+    return berth_error_set(err, EINVAL, "%s%s%s: expected %s", where, *where ? "." : "", key, what);
 }
 
 int jget_obj(json_t *o, const char *where, const char *key, bool required, json_t **ret,
@@ -182,7 +180,8 @@ int jget_u64(json_t *o, const char *where, const char *key, bool required, uint6
         *ret = (uint64_t)json_integer_value(v);
         return 0;
     }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 18446744073709551615.0) {
+    if (json_is_real(v) && json_real_value(v) >= 0 &&
+        json_real_value(v) <= 18446744073709551615.0) {
         double d = json_real_value(v);
         *ret = d >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)d;
         return 0;

@@ -595,12 +595,12 @@ int cgroup_new(const char *cgroups_path, const char *id, bool systemd, struct cg
      * this several times, and the reads show up in profiles). */
     static char *mi, *self;
     int r;
-    if (!mi && (r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mi, NULL,
-                                 err)) < 0) {
+    if (!mi &&
+        (r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mi, NULL, err)) < 0) {
         return r;
     }
-    if (!self && (r = read_file_at(AT_FDCWD, "/proc/self/cgroup", SELF_CGROUP_MAX, &self, NULL,
-                                   err)) < 0) {
+    if (!self &&
+        (r = read_file_at(AT_FDCWD, "/proc/self/cgroup", SELF_CGROUP_MAX, &self, NULL, err)) < 0) {
         return r;
     }
     struct cgroup_sys sys = {.mountinfo = mi, .self_cgroup = self, .root = ""};

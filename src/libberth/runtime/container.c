@@ -27,15 +27,15 @@ int signal_from_string(const char *s)
     static const struct {
         const char *name;
         int sig;
-    } t[] = {{"HUP", SIGHUP},       {"INT", SIGINT},       {"QUIT", SIGQUIT},   {"ILL", SIGILL},
-             {"TRAP", SIGTRAP},     {"ABRT", SIGABRT},     {"IOT", SIGIOT},     {"BUS", SIGBUS},
-             {"FPE", SIGFPE},       {"KILL", SIGKILL},     {"USR1", SIGUSR1},   {"SEGV", SIGSEGV},
-             {"USR2", SIGUSR2},     {"PIPE", SIGPIPE},     {"ALRM", SIGALRM},   {"TERM", SIGTERM},
-             {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD},     {"CONT", SIGCONT},   {"STOP", SIGSTOP},
-             {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN},     {"TTOU", SIGTTOU},   {"URG", SIGURG},
-             {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ},     {"VTALRM", SIGVTALRM},
-             {"PROF", SIGPROF},     {"WINCH", SIGWINCH},   {"IO", SIGIO},       {"POLL", SIGPOLL},
-             {"PWR", SIGPWR},       {"SYS", SIGSYS}};
+    } t[] = {{"HUP", SIGHUP},       {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
+             {"TRAP", SIGTRAP},     {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
+             {"FPE", SIGFPE},       {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
+             {"USR2", SIGUSR2},     {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
+             {"STKFLT", SIGSTKFLT}, {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
+             {"TSTP", SIGTSTP},     {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
+             {"XCPU", SIGXCPU},     {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+             {"WINCH", SIGWINCH},   {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
+             {"SYS", SIGSYS}};
     int n;
     if (parse_int(s, &n) == 0) {
         return n > 0 && n < NSIG ? n : -EINVAL;
@@ -135,7 +135,8 @@ static void run_poststop(struct container_state *s)
         !spec->hooks[OCI_HOOK_POSTSTOP].n) {
         return;
     }
-    _cleanup_free_ char *st = linux_hook_state(spec, s->id, s->bundle ? s->bundle : "", "stopped", 0);
+    _cleanup_free_ char *st =
+        linux_hook_state(spec, s->id, s->bundle ? s->bundle : "", "stopped", 0);
     /* The spec: a failing poststop hook is a warning; the rest still runs. */
     for (size_t i = 0; i < spec->hooks[OCI_HOOK_POSTSTOP].n; i++) {
         struct oci_hook_list one = {&spec->hooks[OCI_HOOK_POSTSTOP].hooks[i], 1};
@@ -525,8 +526,8 @@ static int cmp_state(const void *a, const void *b)
                   (*(struct container_state *const *)b)->id);
 }
 
-int berth_runtime_list(const struct berth_runtime *rt, struct container_state ***ret,
-                       size_t *ret_n, struct berth_error **err)
+int berth_runtime_list(const struct berth_runtime *rt, struct container_state ***ret, size_t *ret_n,
+                       struct berth_error **err)
 {
     *ret = NULL;
     *ret_n = 0;

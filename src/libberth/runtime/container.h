@@ -44,16 +44,15 @@ int berth_runtime_kill(const struct berth_runtime *rt, const char *id, int sig, 
 int berth_runtime_delete(const struct berth_runtime *rt, const char *id, bool force,
                          struct berth_error **err);
 int berth_runtime_pause(const struct berth_runtime *rt, const char *id, struct berth_error **err);
-int berth_runtime_resume(const struct berth_runtime *rt, const char *id,
-                         struct berth_error **err);
+int berth_runtime_resume(const struct berth_runtime *rt, const char *id, struct berth_error **err);
 /* resources: an OCI linux.resources object (partial: only what it names changes). */
 int berth_runtime_update(const struct berth_runtime *rt, const char *id, json_t *resources,
                          struct berth_error **err);
 int berth_runtime_pids(const struct berth_runtime *rt, const char *id, pid_t **ret, size_t *ret_n,
                        struct berth_error **err);
 /* All containers under the root, sorted by id. */
-int berth_runtime_list(const struct berth_runtime *rt, struct container_state ***ret,
-                       size_t *ret_n, struct berth_error **err);
+int berth_runtime_list(const struct berth_runtime *rt, struct container_state ***ret, size_t *ret_n,
+                       struct berth_error **err);
 
 struct berth_exec_opts {
     const char *id;

@@ -13,7 +13,6 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -373,8 +372,8 @@ static int prepare_process(const struct linux_spawn *sp, bool is_init, int sync,
     if (is_init && !sp->no_new_keyring) {
         /* A fresh session keyring, so containers do not share the host's keys. */
         _cleanup_free_ char *name = xasprintf("_ses.%s", sp->id);
-        if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name) < 0 &&
-            errno != ENOSYS && errno != EDQUOT && errno != EACCES) {
+        if (syscall(SYS_keyctl, 1 /* KEYCTL_JOIN_SESSION_KEYRING */, name) < 0 && errno != ENOSYS &&
+            errno != EDQUOT && errno != EACCES) {
             return berth_error_sys(err, errno, "join session keyring");
         }
     }
@@ -392,8 +391,7 @@ static int prepare_process(const struct linux_spawn *sp, bool is_init, int sync,
     /* Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
      * before the capabilities go (runc's order). A notify listener is also
      * loaded here so the fd can reach the runtime before "ready". */
-    if (sp->seccomp &&
-        (!p->no_new_privileges || seccomp_program_listener_path(sp->seccomp))) {
+    if (sp->seccomp && (!p->no_new_privileges || seccomp_program_listener_path(sp->seccomp))) {
         int nfd = -1;
         r = seccomp_program_load(sp->seccomp, &nfd, err);
         if (r < 0) {
@@ -417,6 +415,9 @@ static int prepare_process(const struct linux_spawn *sp, bool is_init, int sync,
             return r;
         }
     }
+    /* runc's order: enter cwd as root first (it may be reachable only by
+     * root), and again as the user if that failed. */
+    bool in_cwd = chdir(p->cwd) == 0;
     if (caps_keep_on_setuid(1) < 0) {
         return berth_error_sys(err, errno, "keep capabilities");
     }
@@ -432,7 +433,7 @@ static int prepare_process(const struct linux_spawn *sp, bool is_init, int sync,
         }
     }
     umask(p->user.has_umask ? p->user.umask : 0022);
-    if (chdir(p->cwd) < 0) {
+    if (!in_cwd && chdir(p->cwd) < 0) {
         return berth_error_sys(err, errno, "chdir to cwd (\"%s\") set in config.json", p->cwd);
     }
     /* CVE-2024-21626: a leaked fd could make cwd a host directory; make sure
@@ -450,24 +451,88 @@ static int prepare_process(const struct linux_spawn *sp, bool is_init, int sync,
     return lookup_executable(p->args[0], out->env, &out->exe, err);
 }
 
-/* The last steps: late seccomp, descriptor hygiene, execve. Never returns. */
+/* The embedded exec stub (exec-stub.c, built by meson). */
+extern const unsigned char berth_exec_stub[];
+extern const size_t berth_exec_stub_len;
+
+/* A sealed memfd holding `len` bytes: nothing can change it once made. */
+static int sealed_memfd(const char *name, const void *data, size_t len, unsigned flags)
+{
+    int fd = memfd_create(name, MFD_ALLOW_SEALING | flags);
+    if (fd < 0) {
+        return -errno;
+    }
+    if (write_all(fd, data, len) < 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+/* The last steps: descriptor hygiene, then execve through the sealed exec
+ * stub, which loads a late seccomp filter and execs the process. The process
+ * thus never starts from the host's berth binary (CVE-2019-5736; see
+ * exec-stub.c). Never returns. */
 static _noreturn_ void exec_process(const struct linux_spawn *sp, struct prepared *pp, int sync)
 {
     struct berth_error *e = NULL;
+    int stub = sealed_memfd("berth-exec", berth_exec_stub, berth_exec_stub_len, MFD_CLOEXEC);
+    if (stub < 0) {
+        berth_error_sys(&e, -stub, "prepare exec stub");
+        child_fail(sync, e);
+    }
+    char scfd_s[16] = "-", flags_s[24] = "0";
+    int scfd = -1;
     if (sp->seccomp && !pp->seccomp_loaded) {
-        if (seccomp_program_load(sp->seccomp, NULL, &e) < 0) {
-            berth_error_prefix(&e, "seccomp");
+        unsigned long flags = 0;
+        const struct sock_fprog *fp = seccomp_program_fprog(sp->seccomp, &flags);
+        int fd = sealed_memfd("berth-seccomp", fp->filter, fp->len * sizeof(struct sock_filter), 0);
+        /* Keep it above the preserved range, the only fd besides them that
+         * crosses into the stub (which closes it). */
+        int moved = fd < 0 ? -1 : fcntl(fd, F_DUPFD, 3 + sp->preserve_fds);
+        if (moved < 0) {
+            berth_error_sys(&e, fd < 0 ? -fd : errno, "prepare seccomp filter");
             child_fail(sync, e);
         }
+        close(fd);
+        scfd = moved;
+        snprintf(scfd_s, sizeof(scfd_s), "%d", moved);
+        snprintf(flags_s, sizeof(flags_s), "%lu", flags);
     }
-    /* CVE-2024-21626: nothing but the preserved fds crosses into the process. */
+    /* The process starts with default signal handling whatever the runtime
+     * blocked or ignored (a blocked SIGTERM would make it unkillable but by
+     * SIGKILL; an ignored SIGPIPE survives execve). */
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            signal(sig, SIG_DFL);
+        }
+    }
+    /* CVE-2024-21626: nothing but the preserved fds (and the filter, closed
+     * by the stub) crosses into the process. */
     for (int fd = 3; fd < 3 + sp->preserve_fds; fd++) {
         fd_set_cloexec(fd, 0);
     }
     fds_cloexec_from(3 + sp->preserve_fds);
-    execve(pp->exe, sp->process->args, pp->env);
+    if (scfd >= 0) {
+        fd_set_cloexec(scfd, 0);
+    }
+    size_t n = strv_length(sp->process->args);
+    char **argv = xcalloc(n + 5, sizeof(char *));
+    argv[0] = (char *)"berth-exec";
+    argv[1] = scfd_s;
+    argv[2] = flags_s;
+    argv[3] = pp->exe;
+    for (size_t i = 0; i < n; i++) {
+        argv[4 + i] = sp->process->args[i];
+    }
+    syscall(SYS_execveat, stub, "", argv, pp->env, AT_EMPTY_PATH);
     int en = errno;
-    berth_error_sys(&e, en, "exec: \"%s\"", sp->process->args[0]);
+    berth_error_sys(&e, en, "exec: \"%s\" through the exec stub", sp->process->args[0]);
     child_fail(sync, e);
 }
 
@@ -514,9 +579,8 @@ static int open_join_namespaces(const struct oci_spec *s, struct ns_join *joins,
         int t = ioctl(fd, 0xb703 /* NS_GET_NSTYPE */);
         if (t < 0 || t != ns->type) {
             close(fd);
-            return berth_error_set(err, EINVAL,
-                                   "linux.namespaces: '%s' is not a %s namespace", ns->path,
-                                   ns_type_to_name(ns->type));
+            return berth_error_set(err, EINVAL, "linux.namespaces: '%s' is not a %s namespace",
+                                   ns->path, ns_type_to_name(ns->type));
         }
         joins[(*n)++] = (struct ns_join){ns->type, fd};
     }
@@ -538,8 +602,8 @@ static int write_time_offsets(const struct oci_linux *l, struct berth_error **er
 {
     char buf[128];
     int n = snprintf(buf, sizeof(buf), "monotonic %lld %u\nboottime %lld %u\n",
-                     (long long)l->monotonic_secs, l->monotonic_nsecs,
-                     (long long)l->boottime_secs, l->boottime_nsecs);
+                     (long long)l->monotonic_secs, l->monotonic_nsecs, (long long)l->boottime_secs,
+                     l->boottime_nsecs);
     return write_file_at(AT_FDCWD, "/proc/self/timens_offsets", buf, (size_t)n, err);
 }
 
@@ -603,6 +667,11 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
         child_fail(sync, e);
     }
     struct rootfs_opts ro = {.in_userns = userns, .new_cgroupns = cg && !cg->path};
+    for (size_t i = 0; i < s->linux_.n_uid_mappings; i++) {
+        if (s->linux_.uid_mappings[i].container_id == 0) {
+            ro.host_root_uid = s->linux_.uid_mappings[i].host_id;
+        }
+    }
     _cleanup_close_ int rootfd = -1;
     if (rootfs_prepare(s, &ro, &rootfd, &e) < 0) {
         child_fail(sync, e);
@@ -660,12 +729,28 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
     log_trace_point("init: started");
     if (s->hooks[OCI_HOOK_START_CONTAINER].n) {
         _cleanup_free_ char *st = linux_hook_state(s, sp->id, sp->bundle, "created", host_pid);
-        if (hooks_run(&s->hooks[OCI_HOOK_START_CONTAINER], OCI_HOOK_START_CONTAINER, st, &e) <
-            0) {
+        if (hooks_run(&s->hooks[OCI_HOOK_START_CONTAINER], OCI_HOOK_START_CONTAINER, st, &e) < 0) {
             child_fail(-1, e);
         }
     }
     exec_process(sp, &pp, -1);
+}
+
+/* Join a cgroup namespace only once inside the cgroup: from outside, the
+ * kernel refuses CLONE_INTO_CGROUP (our cgroup is not visible in it). */
+static void join_cgroupns_late(struct ns_join *joins, size_t n, int sync)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (joins[i].type == CLONE_NEWCGROUP && joins[i].fd >= 0) {
+            if (setns(joins[i].fd, CLONE_NEWCGROUP) < 0) {
+                struct berth_error *e = NULL;
+                berth_error_sys(&e, errno, "join cgroup namespace");
+                child_fail(sync, e);
+            }
+            close(joins[i].fd);
+            joins[i].fd = -1;
+        }
+    }
 }
 
 /* Two-stage start for namespaces joined by path: this first child joins,
@@ -682,11 +767,15 @@ static _noreturn_ void stage1_main(struct linux_spawn *sp, int sync, struct ns_j
         }
     }
     for (size_t i = 0; i < njoins; i++) {
+        if (joins[i].type == CLONE_NEWCGROUP) {
+            continue;
+        }
         if (joins[i].type != CLONE_NEWUSER && setns(joins[i].fd, joins[i].type) < 0) {
             berth_error_sys(&e, errno, "join %s namespace", ns_type_to_name(joins[i].type));
             child_fail(sync, e);
         }
         close(joins[i].fd);
+        joins[i].fd = -1;
     }
     bool userns = (flags & CLONE_NEWUSER) || oci_spec_namespace(sp->spec, CLONE_NEWUSER);
     if (flags & CLONE_NEWUSER) {
@@ -720,6 +809,7 @@ static _noreturn_ void stage1_main(struct linux_spawn *sp, int sync, struct ns_j
     }
     if (pid == 0) {
         enter_cgroup(ce, sync);
+        join_cgroupns_late(joins, njoins, sync);
         if (sync_send_pid(sync, entered) < 0) {
             _exit(1);
         }
@@ -758,9 +848,8 @@ static int forward_notify_fd(const struct linux_spawn *sp, int nfd, pid_t pid,
     /* The spec's container process state: state plus fds and metadata. */
     _cleanup_free_ char *st = linux_hook_state(sp->spec, sp->id, sp->bundle, "creating", pid);
     json_t *j = json_loads(st, 0, NULL);
-    json_t *out = json_pack("{s:s, s:[s], s:I, s:s, s:O}", "ociVersion",
-                            sp->spec->oci_version, "fds", "seccompFd", "pid", (json_int_t)pid,
-                            "metadata",
+    json_t *out = json_pack("{s:s, s:[s], s:I, s:s, s:O}", "ociVersion", sp->spec->oci_version,
+                            "fds", "seccompFd", "pid", (json_int_t)pid, "metadata",
                             seccomp_program_listener_metadata(sp->seccomp)
                                 ? seccomp_program_listener_metadata(sp->seccomp)
                                 : "",
@@ -921,8 +1010,7 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
             _cleanup_free_ char *st = linux_hook_state(s, sp->id, sp->bundle, "created", pid);
             r = hooks_run(&s->hooks[OCI_HOOK_PRESTART], OCI_HOOK_PRESTART, st, err);
             if (r >= 0) {
-                r = hooks_run(&s->hooks[OCI_HOOK_CREATE_RUNTIME], OCI_HOOK_CREATE_RUNTIME, st,
-                              err);
+                r = hooks_run(&s->hooks[OCI_HOOK_CREATE_RUNTIME], OCI_HOOK_CREATE_RUNTIME, st, err);
             }
             if (r < 0) {
                 goto out_kill;
@@ -978,6 +1066,9 @@ static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_j
 {
     struct berth_error *e = NULL;
     for (size_t i = 0; i < n; i++) {
+        if (joins[i].type == CLONE_NEWCGROUP) {
+            continue;
+        }
         if (setns(joins[i].fd, joins[i].type) < 0) {
             berth_error_sys(&e, errno, "join %s namespace", ns_type_to_name(joins[i].type));
             child_fail(sync, e);
@@ -997,6 +1088,7 @@ static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_j
     if (sync_send_pid(sync, entered) < 0 || child_expect(sync, SYNC_CGROUP_DONE) < 0) {
         _exit(1);
     }
+    join_cgroupns_late(joins, n, sync);
     struct prepared pp = {0};
     if (prepare_process(sp, false, sync, &pp, &e) < 0) {
         child_fail(sync, e);
@@ -1008,7 +1100,7 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err)
 {
     /* The namespaces of the running init; user first, mount late (it moves
      * our root), the ones identical to ours skipped. */
-    static const int order[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS,    CLONE_NEWNET,
+    static const int order[] = {CLONE_NEWUSER, CLONE_NEWIPC,    CLONE_NEWUTS,  CLONE_NEWNET,
                                 CLONE_NEWPID,  CLONE_NEWCGROUP, CLONE_NEWTIME, CLONE_NEWNS};
     struct ns_join joins[ARRAY_SIZE(order)];
     size_t n = 0;
@@ -1114,40 +1206,4 @@ out:
         close(joins[i].fd);
     }
     return r;
-}
-
-/* ---- CVE-2019-5736 ---------------------------------------------------- */
-
-int cloned_binary_ensure(char **argv)
-{
-    _cleanup_close_ int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-    if (self < 0) {
-        return -errno;
-    }
-    int seals = fcntl(self, F_GET_SEALS);
-    if (seals >= 0 && (seals & F_SEAL_WRITE)) {
-        return 0; /* already running from the sealed copy */
-    }
-    struct stat st;
-    if (fstat(self, &st) < 0) {
-        return -errno;
-    }
-    _cleanup_close_ int mfd = memfd_create("berth", MFD_CLOEXEC | MFD_ALLOW_SEALING);
-    if (mfd < 0) {
-        return -errno;
-    }
-    off_t left = st.st_size;
-    while (left > 0) {
-        ssize_t n = sendfile(mfd, self, NULL, (size_t)left);
-        if (n <= 0) {
-            return n < 0 ? -errno : -EIO;
-        }
-        left -= n;
-    }
-    if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
-        return -errno;
-    }
-    extern char **environ;
-    syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
-    return -errno;
 }

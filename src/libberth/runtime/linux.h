@@ -60,10 +60,4 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err);
 char *linux_hook_state(const struct oci_spec *spec, const char *id, const char *bundle,
                        const char *status, pid_t pid);
 
-/* CVE-2019-5736: a process that enters a container must not run from the
- * host's berth binary, or the container can reopen /proc/<pid>/exe and
- * overwrite it. Re-execute from a sealed memfd copy unless already doing so.
- * Returns only on failure (or when already sealed: 0). */
-int cloned_binary_ensure(char **argv);
-
 #endif

@@ -92,8 +92,8 @@ static int open_destination(int rootfd, const char *dest, bool file, unsigned ch
             }
             _cleanup_close_ int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             int f = dfd < 0 ? -1
-                            : openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                     0644);
+                            : openat(dfd, name,
+                                     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
             if (f < 0 && errno != EEXIST) {
                 return berth_error_sys(err, errno, "mount destination '%s'", dest);
             }
@@ -156,8 +156,7 @@ static int apply_mount_attrs(int rootfd, const struct oci_mount *m, int fd,
             attr.attr_clr |= MOUNT_ATTR__ATIME;
         }
         if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
-            return berth_error_sys(err, errno, "set recursive attributes of '%s'",
-                                   m->destination);
+            return berth_error_sys(err, errno, "set recursive attributes of '%s'", m->destination);
         }
     }
     return 0;
@@ -208,9 +207,9 @@ static int copy_tree(int src, int dst, struct berth_error **err)
         } else if (S_ISREG(st.st_mode)) {
             _cleanup_close_ int in =
                 openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-            _cleanup_close_ int out = openat(dst, de->d_name,
-                                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                                             st.st_mode & 07777);
+            _cleanup_close_ int out =
+                openat(dst, de->d_name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                       st.st_mode & 07777);
             if (in < 0 || out < 0) {
                 r = berth_error_sys(err, errno, "tmpcopyup: copy '%s'", de->d_name);
                 break;
@@ -263,8 +262,8 @@ static int mount_tmpcopyup(int dstfd, const struct oci_mount *m, struct berth_er
                 r = fsconfig(fsfd, FSCONFIG_SET_FLAG, opts[i], NULL, 0);
             }
             if (r < 0) {
-                return berth_error_sys(err, errno, "tmpcopyup '%s': option '%s'",
-                                       m->destination, opts[i]);
+                return berth_error_sys(err, errno, "tmpcopyup '%s': option '%s'", m->destination,
+                                       opts[i]);
             }
         }
     }
@@ -371,8 +370,8 @@ static int mount_cgroups(int rootfd, const struct oci_mount *m, const struct roo
     if (fd < 0) {
         return fd;
     }
-    r = do_mount("tmpfs", fd, m->destination, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                 "mode=755", err);
+    r = do_mount("tmpfs", fd, m->destination, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=755",
+                 err);
     if (r < 0) {
         return r;
     }
@@ -515,15 +514,15 @@ static int mount_one(int rootfd, const struct oci_mount *m, const struct rootfs_
             return berth_error_set(err, EOPNOTSUPP, "mount '%s': idmapped mounts not supported yet",
                                    m->destination);
         }
-        int r = do_mount(m->source, fd, m->destination, NULL, MS_BIND | (m->flags & MS_REC), NULL,
-                         err);
+        int r =
+            do_mount(m->source, fd, m->destination, NULL, MS_BIND | (m->flags & MS_REC), NULL, err);
         if (r < 0) {
             return r;
         }
     } else {
         unsigned long flags = m->flags & ~(MS_REC);
-        int r = do_mount(m->source ? m->source : type, fd, m->destination, type, flags, m->data,
-                         err);
+        int r =
+            do_mount(m->source ? m->source : type, fd, m->destination, type, flags, m->data, err);
         if (r == -EPERM && streq(type, "sysfs") && o->in_userns) {
             /* A user namespace without its own network namespace may not
              * mount sysfs; runc binds the host's read-only instead. */
@@ -573,8 +572,7 @@ static bool dev_is_host_bind(const struct oci_spec *s)
 /* Create one device node below devfd: mknod, or (in a user namespace, where
  * mknod is refused) a bind mount of the host's node on an empty file. */
 static int make_device(int devfd, const char *name, char type, unsigned major, unsigned minor,
-                       mode_t mode, uid_t uid, gid_t gid, bool in_userns,
-                       struct berth_error **err)
+                       mode_t mode, uid_t uid, gid_t gid, bool in_userns, struct berth_error **err)
 {
     mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
     const char *slash = strrchr(name, '/');
@@ -628,7 +626,7 @@ static int setup_dev(int rootfd, const struct oci_spec *s, const struct rootfs_o
     static const struct {
         const char *name;
         unsigned major, minor;
-    } defaults[] = {{"null", 1, 3}, {"zero", 1, 5},    {"full", 1, 7},
+    } defaults[] = {{"null", 1, 3},   {"zero", 1, 5},    {"full", 1, 7},
                     {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}};
     /* CVE-2026-41579: everything below is relative to the rootfs dirfd and
      * /dev itself may not be a symlink. */
@@ -661,8 +659,8 @@ static int setup_dev(int rootfd, const struct oci_spec *s, const struct rootfs_o
             return berth_error_set(err, EINVAL, "linux.devices[%zu].path: '%s' is not under /dev",
                                    k, d->path);
         }
-        int r = make_device(devfd, d->path + 5, d->type == 'u' ? 'c' : d->type,
-                            (unsigned)d->major, (unsigned)d->minor, d->has_mode ? d->file_mode : 0666,
+        int r = make_device(devfd, d->path + 5, d->type == 'u' ? 'c' : d->type, (unsigned)d->major,
+                            (unsigned)d->minor, d->has_mode ? d->file_mode : 0666,
                             d->has_uid ? d->uid : 0, d->has_gid ? d->gid : 0, o->in_userns, err);
         if (r < 0) {
             return r;
@@ -710,6 +708,13 @@ int rootfs_prepare(const struct oci_spec *spec, const struct rootfs_opts *o, int
     }
     /* pivot_root needs the new root to be a mount point. */
     if (mount(spec->root_path, spec->root_path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+        if (errno == EACCES && o->in_userns) {
+            return berth_error_sys(err, errno,
+                                   "bind rootfs '%s': the container's root user (host uid %u) "
+                                   "cannot reach the rootfs; make its parent directories "
+                                   "searchable",
+                                   spec->root_path, o->host_root_uid);
+        }
         return berth_error_sys(err, errno, "bind rootfs '%s'", spec->root_path);
     }
     if (prop && mount(NULL, spec->root_path, NULL, prop, NULL) < 0) {
@@ -733,8 +738,7 @@ int rootfs_prepare(const struct oci_spec *spec, const struct rootfs_opts *o, int
     return 0;
 }
 
-int rootfs_pivot(const struct oci_spec *spec, int rootfd, bool no_pivot,
-                 struct berth_error **err)
+int rootfs_pivot(const struct oci_spec *spec, int rootfd, bool no_pivot, struct berth_error **err)
 {
     _cleanup_close_ int newroot = open(spec->root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (newroot < 0) {
@@ -922,8 +926,8 @@ int rootfs_setup_console(int console_socket, const struct oci_process *p, int *r
         if (fstatat(devfd, "console", &cs, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(cs.st_mode)) {
             unlinkat(devfd, "console", 0);
         }
-        int f = openat(devfd, "console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                       0600);
+        int f =
+            openat(devfd, "console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (f >= 0) {
             close(f);
             _cleanup_close_ int target = openat(devfd, "console", O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -958,7 +962,8 @@ int proc_open_private(struct berth_error **err)
     if (fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
         return berth_error_sys(err, errno, "create proc instance");
     }
-    int mfd = fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
+    int mfd =
+        fsmount(fsfd, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
     if (mfd < 0) {
         return berth_error_sys(err, errno, "mount proc instance");
     }

@@ -22,15 +22,15 @@
 #include "spec.h"
 
 struct rootfs_opts {
-    bool in_userns;   /* mknod and some mounts are refused in a user namespace */
-    bool new_cgroupns; /* cgroup mounts show the container's cgroup as root */
+    bool in_userns;         /* mknod and some mounts are refused in a user namespace */
+    bool new_cgroupns;      /* cgroup mounts show the container's cgroup as root */
+    unsigned host_root_uid; /* the host uid of the container's root, for messages */
 };
 
 /* Returns an O_PATH fd of the rootfs mount in *ret_rootfd. */
 int rootfs_prepare(const struct oci_spec *spec, const struct rootfs_opts *o, int *ret_rootfd,
                    struct berth_error **err);
-int rootfs_pivot(const struct oci_spec *spec, int rootfd, bool no_pivot,
-                 struct berth_error **err);
+int rootfs_pivot(const struct oci_spec *spec, int rootfd, bool no_pivot, struct berth_error **err);
 int rootfs_finalize(const struct oci_spec *spec, const struct rootfs_opts *o,
                     struct berth_error **err);
 /* Allocate the container's terminal from its own devpts (after pivot): the

@@ -686,6 +686,13 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struc
     return 0;
 }
 
+const struct sock_fprog *seccomp_program_fprog(const struct seccomp_program *prog,
+                                               unsigned long *ret_flags)
+{
+    *ret_flags = prog->flags;
+    return &prog->fprog;
+}
+
 int seccomp_program_load(const struct seccomp_program *prog, int *ret_notify_fd,
                          struct berth_error **err)
 {

@@ -16,6 +16,7 @@
 #define BERTH_RUNTIME_SECCOMP_H
 
 #include <jansson.h>
+#include <linux/filter.h>
 #include <stdbool.h>
 
 #include "basic/error.h"
@@ -30,6 +31,10 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret,
  * Async-signal-safe enough to run in a forked child: no allocation. */
 int seccomp_program_load(const struct seccomp_program *prog, int *ret_notify_fd,
                          struct berth_error **err);
+/* The compiled filter and its seccomp(2) flags, for a loader that runs in
+ * another process image (the exec stub loads it right before execve). */
+const struct sock_fprog *seccomp_program_fprog(const struct seccomp_program *prog,
+                                               unsigned long *ret_flags);
 /* listenerPath and listenerMetadata of the profile, or NULL. */
 const char *seccomp_program_listener_path(const struct seccomp_program *prog);
 const char *seccomp_program_listener_metadata(const struct seccomp_program *prog);

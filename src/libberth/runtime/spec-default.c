@@ -18,25 +18,24 @@ json_t *spec_default(bool rootless, uid_t uid, gid_t gid)
         "s:[s,s,s,s,s,s,s,s,s,s], s:[s,s,s,s,s]}}",
         "ociVersion", OCI_VERSION, "process", "terminal", 1, "user", "uid", 0, "gid", 0, "args",
         "sh", "env", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "TERM=xterm", "cwd", "/", "capabilities", "bounding", caps, "effective", caps,
-        "permitted", caps, "ambient", caps, "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024,
-        "soft", 1024, "noNewPrivileges", 1, "root", "path", "rootfs", "readonly", 1, "hostname",
-        "berth", "mounts", "destination", "/proc", "type", "proc", "source", "proc",
-        "destination", "/dev", "type", "tmpfs", "source", "tmpfs", "options", "nosuid",
-        "strictatime", "mode=755", "size=65536k", "destination", "/dev/pts", "type", "devpts",
-        "source", "devpts", "options", "nosuid", "noexec", "newinstance", "ptmxmode=0666",
-        "mode=0620", "gid=5", "destination", "/dev/shm", "type", "tmpfs", "source", "shm",
-        "options", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", "destination",
-        "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options", "nosuid", "noexec",
-        "nodev", "destination", "/sys", "type", "sysfs", "source", "sysfs", "options", "nosuid",
-        "noexec", "nodev", "ro", "destination", "/sys/fs/cgroup", "type", "cgroup", "source",
-        "cgroup", "options", "nosuid", "noexec", "nodev", "relatime", "ro", "linux",
-        "resources", "devices", "allow", 0, "access", "rwm", "namespaces", "type", "pid", "type",
-        "network", "type", "ipc", "type", "uts", "type", "mount", "type", "cgroup",
-        "maskedPaths", "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-        "/sys/firmware", "/proc/scsi", "readonlyPaths", "/proc/bus", "/proc/fs", "/proc/irq",
-        "/proc/sys", "/proc/sysrq-trigger");
+        "TERM=xterm", "cwd", "/", "capabilities", "bounding", caps, "effective", caps, "permitted",
+        caps, "ambient", caps, "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024,
+        "noNewPrivileges", 1, "root", "path", "rootfs", "readonly", 1, "hostname", "berth",
+        "mounts", "destination", "/proc", "type", "proc", "source", "proc", "destination", "/dev",
+        "type", "tmpfs", "source", "tmpfs", "options", "nosuid", "strictatime", "mode=755",
+        "size=65536k", "destination", "/dev/pts", "type", "devpts", "source", "devpts", "options",
+        "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5", "destination",
+        "/dev/shm", "type", "tmpfs", "source", "shm", "options", "nosuid", "noexec", "nodev",
+        "mode=1777", "size=65536k", "destination", "/dev/mqueue", "type", "mqueue", "source",
+        "mqueue", "options", "nosuid", "noexec", "nodev", "destination", "/sys", "type", "sysfs",
+        "source", "sysfs", "options", "nosuid", "noexec", "nodev", "ro", "destination",
+        "/sys/fs/cgroup", "type", "cgroup", "source", "cgroup", "options", "nosuid", "noexec",
+        "nodev", "relatime", "ro", "linux", "resources", "devices", "allow", 0, "access", "rwm",
+        "namespaces", "type", "pid", "type", "network", "type", "ipc", "type", "uts", "type",
+        "mount", "type", "cgroup", "maskedPaths", "/proc/acpi", "/proc/asound", "/proc/kcore",
+        "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+        "/proc/sched_debug", "/sys/firmware", "/proc/scsi", "readonlyPaths", "/proc/bus",
+        "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger");
     json_decref(caps);
     if (rootless) {
         json_t *lin = json_object_get(j, "linux");
@@ -44,12 +43,12 @@ json_t *spec_default(bool rootless, uid_t uid, gid_t gid)
         /* Unprivileged: own user namespace, no network namespace to configure. */
         json_array_remove(ns, 1);
         json_array_append_new(ns, json_pack("{s:s}", "type", "user"));
-        json_object_set_new(lin, "uidMappings",
-                            json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID",
-                                      (json_int_t)uid, "size", 1));
-        json_object_set_new(lin, "gidMappings",
-                            json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID",
-                                      (json_int_t)gid, "size", 1));
+        json_object_set_new(
+            lin, "uidMappings",
+            json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)uid, "size", 1));
+        json_object_set_new(
+            lin, "gidMappings",
+            json_pack("[{s:i, s:I, s:i}]", "containerID", 0, "hostID", (json_int_t)gid, "size", 1));
         json_object_del(lin, "resources");
         json_t *mounts = json_object_get(j, "mounts");
         /* devpts gid=5 does not exist in a one-id mapping; sysfs is bound. */
@@ -57,8 +56,8 @@ json_t *spec_default(bool rootless, uid_t uid, gid_t gid)
         json_array_remove(pts, 5);
         json_array_set_new(mounts, 5,
                            json_pack("{s:s, s:s, s:s, s:[s,s,s,s,s]}", "destination", "/sys",
-                                     "type", "none", "source", "/sys", "options", "rbind",
-                                     "nosuid", "noexec", "nodev", "ro"));
+                                     "type", "none", "source", "/sys", "options", "rbind", "nosuid",
+                                     "noexec", "nodev", "ro"));
         json_array_remove(mounts, 6);
     }
     return j;
@@ -72,12 +71,12 @@ json_t *spec_default_device_rules(void)
                      "allow", 1, "type", "c", "major", 1, "minor", 3, "access", "rwm", /* null */
                      "allow", 1, "type", "c", "major", 1, "minor", 5, "access", "rwm", /* zero */
                      "allow", 1, "type", "c", "major", 1, "minor", 7, "access", "rwm", /* full */
-                     "allow", 1, "type", "c", "major", 1, "minor", 8, "access", "rwm",
-                     "allow", 1, "type", "c", "major", 1, "minor", 9, "access", "rwm",
-                     "allow", 1, "type", "c", "major", 5, "minor", 0, "access", "rwm", /* tty */
-                     "allow", 1, "type", "c", "major", 5, "minor", 1, "access", "rwm",
-                     "allow", 1, "type", "c", "major", 5, "minor", 2, "access", "rwm", /* ptmx */
-                     "allow", 1, "type", "c", "major", 136, "access", "rwm");         /* pts */
+                     "allow", 1, "type", "c", "major", 1, "minor", 8, "access", "rwm", "allow", 1,
+                     "type", "c", "major", 1, "minor", 9, "access", "rwm", "allow", 1, "type", "c",
+                     "major", 5, "minor", 0, "access", "rwm", /* tty */
+                     "allow", 1, "type", "c", "major", 5, "minor", 1, "access", "rwm", "allow", 1,
+                     "type", "c", "major", 5, "minor", 2, "access", "rwm",    /* ptmx */
+                     "allow", 1, "type", "c", "major", 136, "access", "rwm"); /* pts */
 }
 
 json_t *spec_features(void)
@@ -87,18 +86,70 @@ json_t *spec_features(void)
         json_array_append_new(caps, json_string(berth_cap_to_name(c)));
     }
     json_t *opts = json_array();
-    static const char *const mount_opts[] = {
-        "acl",       "async",       "atime",      "bind",        "defaults",    "dev",
-        "diratime",  "dirsync",     "exec",       "idmap",       "iversion",    "lazytime",
-        "loud",      "mand",        "noacl",      "noatime",     "nodev",       "nodiratime",
-        "noexec",    "noiversion",  "nolazytime", "nomand",      "norelatime",  "nostrictatime",
-        "nosuid",    "nosymfollow", "private",    "ratime",      "rbind",       "rdev",
-        "rdiratime", "relatime",    "remount",    "rexec",       "ridmap",      "rnoatime",
-        "rnodev",    "rnodiratime", "rnoexec",    "rnorelatime", "rnostrictatime", "rnosuid",
-        "rnosymfollow", "ro",       "rprivate",   "rrelatime",   "rro",         "rrw",
-        "rshared",   "rslave",      "rstrictatime", "rsuid",     "rsymfollow",  "runbindable",
-        "rw",        "shared",      "silent",     "slave",       "strictatime", "suid",
-        "symfollow", "sync",        "tmpcopyup",  "unbindable"};
+    static const char *const mount_opts[] = {"acl",
+                                             "async",
+                                             "atime",
+                                             "bind",
+                                             "defaults",
+                                             "dev",
+                                             "diratime",
+                                             "dirsync",
+                                             "exec",
+                                             "idmap",
+                                             "iversion",
+                                             "lazytime",
+                                             "loud",
+                                             "mand",
+                                             "noacl",
+                                             "noatime",
+                                             "nodev",
+                                             "nodiratime",
+                                             "noexec",
+                                             "noiversion",
+                                             "nolazytime",
+                                             "nomand",
+                                             "norelatime",
+                                             "nostrictatime",
+                                             "nosuid",
+                                             "nosymfollow",
+                                             "private",
+                                             "ratime",
+                                             "rbind",
+                                             "rdev",
+                                             "rdiratime",
+                                             "relatime",
+                                             "remount",
+                                             "rexec",
+                                             "ridmap",
+                                             "rnoatime",
+                                             "rnodev",
+                                             "rnodiratime",
+                                             "rnoexec",
+                                             "rnorelatime",
+                                             "rnostrictatime",
+                                             "rnosuid",
+                                             "rnosymfollow",
+                                             "ro",
+                                             "rprivate",
+                                             "rrelatime",
+                                             "rro",
+                                             "rrw",
+                                             "rshared",
+                                             "rslave",
+                                             "rstrictatime",
+                                             "rsuid",
+                                             "rsymfollow",
+                                             "runbindable",
+                                             "rw",
+                                             "shared",
+                                             "silent",
+                                             "slave",
+                                             "strictatime",
+                                             "suid",
+                                             "symfollow",
+                                             "sync",
+                                             "tmpcopyup",
+                                             "unbindable"};
     for (size_t i = 0; i < sizeof(mount_opts) / sizeof(mount_opts[0]); i++) {
         json_array_append_new(opts, json_string(mount_opts[i]));
     }
@@ -110,7 +161,7 @@ json_t *spec_features(void)
         "mountOptions", opts, "linux", "namespaces", "cgroup", "ipc", "mount", "network", "pid",
         "user", "uts", "time", "capabilities", caps, "cgroup", "v1", 1, "v2", 1, "systemd", 1,
         "systemdUser", 0, "rdma", 0, "seccomp", seccomp_features_json(), "apparmor", "enabled", 0,
-        "selinux", "enabled", 0, "intelRdt", "enabled", 0, "mountExtensions", "idmap", "enabled",
-        0, "annotations");
+        "selinux", "enabled", 0, "intelRdt", "enabled", 0, "mountExtensions", "idmap", "enabled", 0,
+        "annotations");
     return j;
 }

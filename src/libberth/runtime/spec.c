@@ -40,9 +40,9 @@ static const struct {
     int type;
     const char *proc;
 } ns_table[] = {
-    {"pid", CLONE_NEWPID, "pid"},       {"network", CLONE_NEWNET, "net"},
-    {"mount", CLONE_NEWNS, "mnt"},      {"ipc", CLONE_NEWIPC, "ipc"},
-    {"uts", CLONE_NEWUTS, "uts"},       {"user", CLONE_NEWUSER, "user"},
+    {"pid", CLONE_NEWPID, "pid"},          {"network", CLONE_NEWNET, "net"},
+    {"mount", CLONE_NEWNS, "mnt"},         {"ipc", CLONE_NEWIPC, "ipc"},
+    {"uts", CLONE_NEWUTS, "uts"},          {"user", CLONE_NEWUSER, "user"},
     {"cgroup", CLONE_NEWCGROUP, "cgroup"}, {"time", CLONE_NEWTIME, "time"},
 };
 
@@ -78,7 +78,7 @@ const char *ns_type_proc_name(int type)
 
 const char *oci_hook_kind_name(enum oci_hook_kind k)
 {
-    static const char *const names[] = {"prestart",        "createRuntime", "createContainer",
+    static const char *const names[] = {"prestart",       "createRuntime", "createContainer",
                                         "startContainer", "poststart",     "poststop"};
     return k < OCI_HOOK_KIND_MAX ? names[k] : "?";
 }
@@ -87,20 +87,27 @@ static const struct {
     const char *name;
     int resource;
 } rlimit_table[] = {
-    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 /* ---- process ---------------------------------------------------------- */
 
-static int parse_caps(json_t *j, const char *where, struct oci_caps *caps,
-                      struct berth_error **err)
+static int parse_caps(json_t *j, const char *where, struct oci_caps *caps, struct berth_error **err)
 {
     static const struct {
         const char *key;
@@ -192,8 +199,7 @@ static int parse_rlimits(json_t *a, const char *where, struct oci_process *p,
     return 0;
 }
 
-static int parse_user(json_t *u, const char *where, struct oci_user *user,
-                      struct berth_error **err)
+static int parse_user(json_t *u, const char *where, struct oci_user *user, struct berth_error **err)
 {
     uint32_t uid = 0, gid = 0, umask = 0;
     int r = jget_u32(u, where, "uid", true, &uid, err);
@@ -230,9 +236,9 @@ static int parse_user(json_t *u, const char *where, struct oci_user *user,
         {
             if (!json_is_integer(e) || json_integer_value(e) < 0 ||
                 json_integer_value(e) > UINT32_MAX) {
-                return berth_error_set(err, EINVAL,
-                                       "%s.additionalGids[%zu]: expected an unsigned 32-bit integer",
-                                       where, i);
+                return berth_error_set(
+                    err, EINVAL, "%s.additionalGids[%zu]: expected an unsigned 32-bit integer",
+                    where, i);
             }
             user->additional_gids[user->n_additional_gids++] = (gid_t)json_integer_value(e);
         }
@@ -282,9 +288,8 @@ static int parse_scheduler(json_t *j, const char *where, struct oci_scheduler *s
     static const struct {
         const char *name;
         int policy;
-    } pol[] = {{"SCHED_OTHER", 0}, {"SCHED_FIFO", 1},  {"SCHED_RR", 2},
-               {"SCHED_BATCH", 3}, {"SCHED_ISO", 4},   {"SCHED_IDLE", 5},
-               {"SCHED_DEADLINE", 6}};
+    } pol[] = {{"SCHED_OTHER", 0}, {"SCHED_FIFO", 1}, {"SCHED_RR", 2},      {"SCHED_BATCH", 3},
+               {"SCHED_ISO", 4},   {"SCHED_IDLE", 5}, {"SCHED_DEADLINE", 6}};
     static const struct {
         const char *name;
         uint64_t bit;
@@ -497,12 +502,12 @@ void oci_process_free(struct oci_process *p)
 
 struct mount_opt {
     const char *name;
-    bool clear;          /* clears flag instead of setting it */
-    unsigned long flag;  /* MS_* */
-    unsigned long prop;  /* propagation MS_* */
-    uint64_t rec_attr;   /* MOUNT_ATTR_* for r* options */
+    bool clear;         /* clears flag instead of setting it */
+    unsigned long flag; /* MS_* */
+    unsigned long prop; /* propagation MS_* */
+    uint64_t rec_attr;  /* MOUNT_ATTR_* for r* options */
     bool rec_clear;
-    unsigned attr;       /* enum oci_mount_attr_flags */
+    unsigned attr; /* enum oci_mount_attr_flags */
 };
 
 static const struct mount_opt mount_opts[] = {
@@ -753,8 +758,8 @@ static int parse_hooks(json_t *j, struct oci_spec *s, struct berth_error **err)
                                        path);
             }
             if (jhas(e, "timeout") && (timeout < 1 || timeout > 86400)) {
-                return berth_error_set(err, EINVAL, "%s.timeout: must be a positive number of seconds",
-                                       w);
+                return berth_error_set(err, EINVAL,
+                                       "%s.timeout: must be a positive number of seconds", w);
             }
             h->timeout = (int)timeout;
         }
@@ -790,8 +795,7 @@ static int parse_namespaces(json_t *a, struct oci_linux *l, struct berth_error *
         }
         for (size_t k = 0; k < l->n_namespaces; k++) {
             if (l->namespaces[k].type == t) {
-                return berth_error_set(err, EINVAL, "%s.type: namespace '%s' given twice", w,
-                                       type);
+                return berth_error_set(err, EINVAL, "%s.type: namespace '%s' given twice", w, type);
             }
         }
         if (path && *path && path[0] != '/') {
@@ -849,8 +853,7 @@ static int parse_devices(json_t *a, struct oci_linux *l, struct berth_error **er
                 return r;
             }
             if (mode > 07777) {
-                return berth_error_set(err, EINVAL, "%s.fileMode: %o is not a file mode", w,
-                                       mode);
+                return berth_error_set(err, EINVAL, "%s.fileMode: %o is not a file mode", w, mode);
             }
             d->has_mode = true;
             d->file_mode = mode;
@@ -878,9 +881,9 @@ static int parse_propagation(const char *v, unsigned long *ret)
     static const struct {
         const char *name;
         unsigned long flags;
-    } t[] = {{"private", MS_PRIVATE},   {"rprivate", MS_PRIVATE | MS_REC},
-             {"shared", MS_SHARED},     {"rshared", MS_SHARED | MS_REC},
-             {"slave", MS_SLAVE},       {"rslave", MS_SLAVE | MS_REC},
+    } t[] = {{"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+             {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+             {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
              {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC}};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
         if (streq(t[i].name, v)) {
@@ -1071,31 +1074,27 @@ static int validate(struct oci_spec *s, struct berth_error **err)
         if (ipc) {
             const struct oci_namespace *ns = oci_spec_namespace(s, CLONE_NEWIPC);
             if (!ns) {
-                return berth_error_set(err, EINVAL,
-                                       "linux.sysctl: '%s' needs an ipc namespace", k);
+                return berth_error_set(err, EINVAL, "linux.sysctl: '%s' needs an ipc namespace", k);
             }
         } else if (net) {
             const struct oci_namespace *ns = oci_spec_namespace(s, CLONE_NEWNET);
             if (!ns) {
-                return berth_error_set(err, EINVAL,
-                                       "linux.sysctl: '%s' needs a network namespace", k);
+                return berth_error_set(err, EINVAL, "linux.sysctl: '%s' needs a network namespace",
+                                       k);
             }
         } else if (uts) {
             if (!oci_spec_namespace(s, CLONE_NEWUTS)) {
-                return berth_error_set(err, EINVAL, "linux.sysctl: '%s' needs a uts namespace",
-                                       k);
+                return berth_error_set(err, EINVAL, "linux.sysctl: '%s' needs a uts namespace", k);
             }
         } else {
-            return berth_error_set(err, EINVAL,
-                                   "linux.sysctl: '%s' is not namespaced and would change the host",
-                                   k);
+            return berth_error_set(
+                err, EINVAL, "linux.sysctl: '%s' is not namespaced and would change the host", k);
         }
     }
     return 0;
 }
 
-int oci_spec_parse(json_t *doc, const char *bundle, struct oci_spec **ret,
-                   struct berth_error **err)
+int oci_spec_parse(json_t *doc, const char *bundle, struct oci_spec **ret, struct berth_error **err)
 {
     if (!json_is_object(doc)) {
         return berth_error_set(err, EINVAL, "config: expected a JSON object");

@@ -155,7 +155,7 @@ struct oci_linux {
     struct oci_device *devices;
     size_t n_devices;
     char *cgroups_path;
-    json_t *resources; /* linux.resources, parsed by cgroup.c */
+    json_t *resources;                /* linux.resources, parsed by cgroup.c */
     unsigned long rootfs_propagation; /* 0 = default (rslave) */
     json_t *seccomp;                  /* linux.seccomp, compiled by seccomp.c */
     struct oci_sysctl *sysctls;

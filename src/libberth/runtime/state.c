@@ -160,12 +160,12 @@ int container_state_load(const char *root, const char *id, struct container_stat
 
 int container_state_save(const struct container_state *s, struct berth_error **err)
 {
-    _cleanup_json_ json_t *j = json_pack(
-        "{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:b, s:b, s:I, s:O?}", "id", s->id, "pid",
-        (json_int_t)s->pid, "pid_start", (json_int_t)s->pid_start, "bundle", s->bundle, "rootfs",
-        s->rootfs, "created", s->created, "cgroup_path", s->cgroup_path, "systemd_cgroup",
-        s->systemd_cgroup, "terminal", s->use_terminal, "owner", (json_int_t)s->owner,
-        "annotations", s->annotations);
+    _cleanup_json_ json_t *j =
+        json_pack("{s:s, s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:b, s:b, s:I, s:O?}", "id", s->id,
+                  "pid", (json_int_t)s->pid, "pid_start", (json_int_t)s->pid_start, "bundle",
+                  s->bundle, "rootfs", s->rootfs, "created", s->created, "cgroup_path",
+                  s->cgroup_path, "systemd_cgroup", s->systemd_cgroup, "terminal", s->use_terminal,
+                  "owner", (json_int_t)s->owner, "annotations", s->annotations);
     if (!j) {
         return berth_error_set(err, EINVAL, "encode state");
     }

@@ -1,0 +1,150 @@
+/* exec-stub.c - the program every container process is exec'd through.
+ *
+ * CVE-2019-5736: while a process execve()s inside a container, the kernel
+ * resolves "/proc/self/exe" (say, in a "#!/proc/self/exe" line of a hostile
+ * binary) to the exe of the process doing the execve. If that were the host's
+ * berth binary, the container could reopen it for writing and replace it.
+ * So the last execve never happens from berth: the runtime execs this stub
+ * from a sealed memfd, and the stub execs the container's program. What a
+ * container can reach through /proc/self/exe is then a sealed, unwritable
+ * copy of a few hundred bytes of code. (runc instead re-executes all of
+ * itself from a memfd; the stub costs a fraction of that exec.)
+ *
+ * Built freestanding (no libc, static, no PIE) and embedded in berth as a
+ * byte array. Arguments, all strings:
+ *   argv[0] "berth-exec"
+ *   argv[1] fd of a seccomp program (struct sock_filter array) or "-"
+ *   argv[2] seccomp(2) flags, decimal
+ *   argv[3] path of the executable
+ *   argv[4...] the container process's argv
+ * It loads the seccomp filter (the last thing before execve, as the spec
+ * wants), closes its fd, and execve()s. On failure it prints the reason and
+ * exits 127 (not found) or 126 (not executable), as a shell would.
+ */
+#include <asm/unistd.h>
+#include <linux/errno.h>
+#include <linux/filter.h>
+#include <linux/mman.h>
+#include <linux/seccomp.h>
+
+#if defined(__x86_64__)
+static long sc(long n, long a, long b, long c, long d, long e, long f)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+__asm__(".text\n"
+        ".global _start\n"
+        "_start:\n"
+        "  xor %rbp, %rbp\n"
+        "  mov %rsp, %rdi\n"
+        "  and $-16, %rsp\n"
+        "  call stub_main\n"
+        "  hlt\n");
+#elif defined(__aarch64__)
+static long sc(long n, long a, long b, long c, long d, long e, long f)
+{
+    register long x8 __asm__("x8") = n;
+    register long x0 __asm__("x0") = a;
+    register long x1 __asm__("x1") = b;
+    register long x2 __asm__("x2") = c;
+    register long x3 __asm__("x3") = d;
+    register long x4 __asm__("x4") = e;
+    register long x5 __asm__("x5") = f;
+    __asm__ volatile("svc 0"
+                     : "+r"(x0)
+                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+                     : "memory");
+    return x0;
+}
+__asm__(".text\n"
+        ".global _start\n"
+        "_start:\n"
+        "  mov x0, sp\n"
+        "  bl stub_main\n");
+#else
+#error "exec-stub: add this architecture's syscall convention"
+#endif
+
+static unsigned long len(const char *s)
+{
+    unsigned long n = 0;
+    while (s[n]) {
+        n++;
+    }
+    return n;
+}
+
+static void say(const char *s)
+{
+    sc(__NR_write, 2, (long)s, (long)len(s), 0, 0, 0);
+}
+
+static long number(const char *s)
+{
+    long v = 0;
+    if (*s == '-') {
+        return -1;
+    }
+    while (*s >= '0' && *s <= '9') {
+        v = v * 10 + (*s++ - '0');
+    }
+    return v;
+}
+
+static __attribute__((noreturn)) void die(const char *what, const char *subject, long err)
+{
+    const char *why = err == -ENOENT    ? "no such file or directory"
+                      : err == -EACCES  ? "permission denied"
+                      : err == -ENOEXEC ? "exec format error"
+                      : err == -ENOTDIR ? "not a directory"
+                      : err == -EPERM   ? "operation not permitted"
+                                        : "failed";
+    say("berth: ");
+    say(what);
+    say(" \"");
+    say(subject);
+    say("\": ");
+    say(why);
+    say("\n");
+    sc(__NR_exit_group, err == -ENOENT ? 127 : 126, 0, 0, 0, 0, 0);
+    for (;;) {
+    }
+}
+
+__attribute__((used, noreturn)) void stub_main(long *sp);
+
+void stub_main(long *sp)
+{
+    long argc = sp[0];
+    char **argv = (char **)(sp + 1);
+    char **envp = argv + argc + 1;
+    if (argc < 5) {
+        die("usage", "berth-exec", -22);
+    }
+    long fd = number(argv[1]);
+    if (fd >= 0) {
+        long size = sc(__NR_lseek, fd, 0, 2 /* SEEK_END */, 0, 0, 0);
+        void *p =
+            size > 0 ? (void *)sc(__NR_mmap, 0, size, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)-1;
+        if ((unsigned long)p > -4096UL) {
+            die("read seccomp filter", argv[3], -5);
+        }
+        struct sock_fprog prog = {.len = (unsigned short)(size / sizeof(struct sock_filter)),
+                                  .filter = p};
+        sc(__NR_close, fd, 0, 0, 0, 0, 0);
+        long r = sc(__NR_seccomp, SECCOMP_SET_MODE_FILTER, number(argv[2]), (long)&prog, 0, 0, 0);
+        if (r < 0) {
+            die("load seccomp filter for", argv[3], r);
+        }
+    }
+    long r = sc(__NR_execve, (long)argv[3], (long)(argv + 4), (long)envp, 0, 0, 0);
+    die("exec", argv[4], r);
+}
