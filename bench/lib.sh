@@ -1,17 +1,13 @@
 # Shared helpers for berth benchmarks: median/ratio arithmetic and a
 # busybox bundle. Benchmarks print their numbers; nothing asserts on time.
 
-# median of the numbers on stdin
-median() { sort -n | awk '{a[NR]=$1} END {if (NR==0) {print "nan"; exit} if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+# hyperfine_medians JSON: "median_ms" of each command in a hyperfine export, one a line.
+# hyperfine runs each command directly (-N) or subtracts the shell's own
+# start-up, so no constant overhead dilutes the ratios.
+hyperfine_medians() { jq -r '.results[] | .median * 1000 | . * 1000 | round / 1000' "$1"; }
 
-# time_ms CMD...: wall time of one run in milliseconds (3 decimals)
-time_ms() {
-  local t0 t1
-  t0=$(date +%s%N)
-  "$@" >/dev/null 2>&1 || return 1
-  t1=$(date +%s%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", (b-a)/1e6}'
-}
+# ratio A B: A/B with two decimals
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
 
 # bench_bundle DIR ARGS-JSON: a busybox rootfs with berth-runtime's default spec
 bench_bundle() {

@@ -151,12 +151,9 @@ peer_require() {
   [ "$status" -eq 4 ]
   [[ "$output" == /dev/pts/* ]]
   podman_cmd run -d --name p4 "${PODMAN_OPTS[@]}" localhost/bb sleep 1000
-  # podman exec -i insists on a terminal on its own stdin: script(1) gives it one.
-  run script -qec "CONTAINERS_CONF=$PEER_TMP/podman/containers.conf podman \
-    --root $PEER_TMP/podman/root --runroot $PEER_TMP/podman/runroot \
-    --storage-driver overlay --cgroup-manager cgroupfs --events-backend file \
-    --runtime $RUNTIME --runtime-flag root=$PEER_TMP/podman/berth-state exec -it p4 sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 2'" \
-    /dev/null </dev/null
+  # exec -it forwards its own terminal: script(1) gives it one.
+  run script -qec "$PEER_TMP/bin/podman exec -it p4 \
+    sh -c 'tty; test -t 0 && echo stdin-is-tty; exit 2'" /dev/null </dev/null
   [ "$status" -eq 2 ]
   [[ "$output" == *"/dev/pts/"* ]]
   [[ "$output" == *stdin-is-tty* ]]

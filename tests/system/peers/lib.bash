@@ -116,14 +116,26 @@ podman_setup() {
     /^\[network\]/ { print "network_config_dir = \"" d "/networks\"" }
   ' /usr/share/containers/containers.conf > "$d/containers.conf"
   grep -q '^\[engine\]' "$d/containers.conf" || return 1
+  podman_wrapper
   podman_cmd import "$PEER_TMP/rootfs.tar" localhost/bb:latest > "$d/import.log" 2>&1
 }
 
-podman_cmd() {
-  CONTAINERS_CONF=$PEER_TMP/podman/containers.conf podman \
-    --root "$PEER_TMP/podman/root" --runroot "$PEER_TMP/podman/runroot" \
-    --storage-driver overlay --cgroup-manager cgroupfs --events-backend file \
-    --runtime "$RUNTIME" --runtime-flag "root=$PEER_TMP/podman/berth-state" "$@"
+# $PEER_TMP/bin/podman: podman with our private config and storage, and
+# berth-runtime with a private state root (podman passes no --root of its
+# own); a script so that script(1) can run it too.
+podman_cmd() { "$PEER_TMP/bin/podman" "$@"; }
+
+podman_wrapper() {
+  local d=$PEER_TMP/podman
+  mkdir -p "$PEER_TMP/bin"
+  cat > "$PEER_TMP/bin/podman" <<EOF
+#!/bin/sh
+CONTAINERS_CONF='$d/containers.conf' exec podman \\
+  --root '$d/root' --runroot '$d/runroot' --storage-driver overlay \\
+  --cgroup-manager cgroupfs --events-backend file \\
+  --runtime '$RUNTIME' --runtime-flag 'root=$d/berth-state' "\$@"
+EOF
+  chmod +x "$PEER_TMP/bin/podman"
 }
 
 podman_teardown() {
