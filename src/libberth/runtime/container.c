@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sched.h>
 #include <sys/un.h>
 #include <time.h>
 
@@ -204,6 +205,16 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     log_trace_point("create: config parsed");
     if (!spec->process) {
         return berth_error_set(err, EINVAL, "config.json: process: required to create a container");
+    }
+    /* The init is invisible to container processes only while it is alone
+     * in a new pid namespace (and exec waits for start); otherwise run from
+     * a sealed copy (CVE-2019-5736, see linux.h). */
+    const struct oci_namespace *pidns = oci_spec_namespace(spec, CLONE_NEWPID);
+    if (!pidns || pidns->path) {
+        r = cloned_binary_ensure(err);
+        if (r < 0) {
+            return r;
+        }
     }
     struct stat st;
     if (stat(spec->root_path, &st) < 0) {
@@ -590,9 +601,16 @@ int berth_runtime_exec(const struct berth_runtime *rt, const struct berth_exec_o
     if (r < 0) {
         return r;
     }
-    if (s->status != STATUS_RUNNING && s->status != STATUS_CREATED) {
-        return berth_error_set(err, EINVAL, "cannot exec in a %s container",
-                               container_status_name(s->status));
+    /* Not into a created container: its init has not exec'd yet and runs
+     * the host's berth binary, which no container process may see. */
+    if (s->status != STATUS_RUNNING) {
+        return berth_error_set(err, EINVAL, "cannot exec in a %s container%s",
+                               container_status_name(s->status),
+                               s->status == STATUS_CREATED ? ": start it first" : "");
+    }
+    r = cloned_binary_ensure(err);
+    if (r < 0) {
+        return r;
     }
     if (!s->config) {
         return berth_error_set(err, EINVAL, "container '%s' has no saved config", o->id);

@@ -13,6 +13,7 @@
 #include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -809,6 +810,7 @@ static _noreturn_ void stage1_main(struct linux_spawn *sp, int sync, struct ns_j
     }
     if (pid == 0) {
         enter_cgroup(ce, sync);
+        linux_log_exe("container init");
         join_cgroupns_late(joins, njoins, sync);
         if (sync_send_pid(sync, entered) < 0) {
             _exit(1);
@@ -910,6 +912,7 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
                            : (pid_t)syscall(SYS_clone, cflags | SIGCHLD, NULL, NULL, NULL, NULL);
         if (first == 0) {
             log_trace_point("init: cloned");
+            linux_log_exe("container init");
             close(sv[0]);
             prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
             close_inherited(sp, sv[1], NULL, 0, &ce);
@@ -1085,6 +1088,7 @@ static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_j
         _exit(0);
     }
     enter_cgroup(ce, sync);
+    linux_log_exe("exec process");
     if (sync_send_pid(sync, entered) < 0 || child_expect(sync, SYNC_CGROUP_DONE) < 0) {
         _exit(1);
     }
@@ -1206,4 +1210,61 @@ out:
         close(joins[i].fd);
     }
     return r;
+}
+
+/* ---- CVE-2019-5736 ---------------------------------------------------- */
+
+int cloned_binary_ensure(struct berth_error **err)
+{
+    _cleanup_close_ int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (self < 0) {
+        return berth_error_sys(err, errno, "open /proc/self/exe");
+    }
+    int seals = fcntl(self, F_GET_SEALS);
+    if (seals >= 0 && (seals & F_SEAL_WRITE)) {
+        return 0; /* already the sealed copy */
+    }
+    _cleanup_free_ char *cmdline = NULL;
+    size_t len = 0;
+    int r = read_file_at(AT_FDCWD, "/proc/self/cmdline", 1u << 20, &cmdline, &len, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_strv_free_ char **argv = NULL;
+    for (size_t off = 0; off < len; off += strlen(cmdline + off) + 1) {
+        strv_push(&argv, cmdline + off);
+    }
+    struct stat st;
+    if (fstat(self, &st) < 0) {
+        return berth_error_sys(err, errno, "stat /proc/self/exe");
+    }
+    _cleanup_close_ int mfd = memfd_create("berth", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (mfd < 0) {
+        return berth_error_sys(err, errno, "memfd_create");
+    }
+    off_t left = st.st_size;
+    while (left > 0) {
+        ssize_t n = sendfile(mfd, self, NULL, (size_t)left);
+        if (n <= 0) {
+            return berth_error_sys(err, n < 0 ? errno : EIO, "copy the berth binary");
+        }
+        left -= n;
+    }
+    if (fcntl(mfd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+        return berth_error_sys(err, errno, "seal the berth binary copy");
+    }
+    extern char **environ;
+    syscall(SYS_execveat, mfd, "", argv, environ, AT_EMPTY_PATH);
+    return berth_error_sys(err, errno, "re-execute from a sealed copy");
+}
+
+void linux_log_exe(const char *who)
+{
+    if (log_get_level() < LOG_LEVEL_DEBUG) {
+        return;
+    }
+    char buf[256];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+    buf[n > 0 ? n : 0] = '\0';
+    log_debug("%s runs from '%s'", who, buf);
 }

@@ -60,4 +60,14 @@ int linux_exec(struct linux_spawn *sp, struct berth_error **err);
 char *linux_hook_state(const struct oci_spec *spec, const char *id, const char *bundle,
                        const char *status, pid_t pid);
 
+/* CVE-2019-5736: a process that enters a container while container
+ * processes can see it must not run from the host's berth binary, or one
+ * holding CAP_SYS_PTRACE can open /proc/<pid>/exe and later rewrite it.
+ * Re-execute the current command from a sealed memfd copy (argv from
+ * /proc/self/cmdline) unless already doing so. Returns 0 when sealed
+ * already; on success it does not return. */
+int cloned_binary_ensure(struct berth_error **err);
+/* At debug level: log what binary this process runs from. */
+void linux_log_exe(const char *who);
+
 #endif

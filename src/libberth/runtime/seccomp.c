@@ -410,7 +410,8 @@ static int rule_cmp(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static int add_rule(scmp_filter_ctx ctx, const struct pending_rule *rule, struct berth_error **err)
+static int add_rule(scmp_filter_ctx ctx, const struct pending_rule *rule, bool conflict_fatal,
+                    struct berth_error **err)
 {
     int r;
     if (!rule->split) {
@@ -423,6 +424,17 @@ static int add_rule(scmp_filter_ctx ctx, const struct pending_rule *rule, struct
         for (size_t i = 0; i < rule->n_conds && r >= 0; i++) {
             r = seccomp_rule_add_array(ctx, rule->action, rule->nr, 1, &rule->conds[i]);
         }
+    }
+    if (r == -EEXIST && !conflict_fatal) {
+        /* The rule holds on the native architecture (checked first), but
+         * libseccomp cannot express it on another one: socket(2) with
+         * argument conditions becomes an unconditional socketcall(2) on
+         * 32-bit x86. The earlier rule stays in force there, as systemd
+         * does; podman's default profile needs this. */
+        log_debug("seccomp: rule %zu for '%s' not expressible on every architecture, kept "
+                  "where it is",
+                  rule->entry, rule->name);
+        return 0;
     }
     if (r == -EEXIST) {
         return berth_error_set(err, EEXIST,
@@ -663,8 +675,17 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struc
     }
 
     qsort(rules.rules, rules.n, sizeof(*rules.rules), rule_cmp);
+    /* With other architectures in the filter, a conflict may be an artifact
+     * of translating a rule for one of them: decide on a native-only filter
+     * whether the profile itself contradicts itself. */
+    json_t *arch_list = json_object_get(profile, "architectures");
+    _cleanup_(seccomp_ctx_releasep) scmp_filter_ctx native =
+        json_array_size(arch_list) > 0 ? seccomp_init(default_action) : NULL;
     for (size_t i = 0; i < rules.n; i++) {
-        r = add_rule(ctx, &rules.rules[i], err);
+        if (native && (r = add_rule(native, &rules.rules[i], true, err)) < 0) {
+            return r;
+        }
+        r = add_rule(ctx, &rules.rules[i], !native, err);
         if (r < 0) {
             return r;
         }
