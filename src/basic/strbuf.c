@@ -40,8 +40,12 @@ void strbuf_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
 {
     va_list cp;
     va_copy(cp, ap);
-    char probe[1]; /* not NULL: gcc's -Wformat-truncation misfires on it under UBSan */
-    int n = vsnprintf(probe, sizeof(probe), fmt, cp);
+    /* gcc's -Wformat-truncation assumes a NULL fmt is possible under UBSan. */
+    if (!fmt) {
+        va_end(cp);
+        return;
+    }
+    int n = vsnprintf(NULL, 0, fmt, cp);
     va_end(cp);
     if (n <= 0) {
         return;
