@@ -1,15 +1,13 @@
 #!/usr/bin/env bats
 # berth-runtime against the attacks of the "Runtime" table in SECURITY.md.
-# Each test mounts the attack and fails if it works. No test depends on
-# timing: containers are driven with create/start and files, never raced.
+# Each test mounts the attack and fails if it works. No test races the
+# runtime: containers are driven with create/start, attackers wait on files
+# the test writes, and every wait is a bounded poll.
 
 load helpers
 
 setup() {
   setup_runtime
-  # mktemp -d made the shared rootfs 0700: a non-root process could not
-  # even chdir to "/".
-  chmod 755 "$BUNDLE/rootfs"
   cfg '.linux.cgroupsPath = "/berth-test/'"$CID"'"'
   # A host directory outside every rootfs: an attack that escapes the
   # rootfs leaves something here.
@@ -18,12 +16,14 @@ setup() {
 }
 
 teardown() {
+  # a paused container cannot die: thaw it first
+  rt resume "$CID" >/dev/null 2>&1 || true
   teardown_runtime
   local p
   for p in $(procs_left); do
     kill -9 "$p" 2>/dev/null || true
   done
-  rmdir /sys/fs/cgroup/*/berth-test/"$CID" 2>/dev/null || true
+  rmdir /sys/fs/cgroup/*/berth-test/"$CID"* 2>/dev/null || true
 }
 
 teardown_file() {
@@ -59,14 +59,14 @@ wait_file() {
   return 1
 }
 
-# crun [CREATE-FLAGS]: create and start the bundle's container with its
+# crun: create and start the bundle's container with its
 # output in a file, wait until it stopped, delete it. $status is create's,
 # $output/$lines the container's output (or create's error). Nothing runs in
 # the foreground, so a fast exit cannot be missed.
 crun() {
   local out=$BATS_TEST_TMPDIR/crun.out
   status=0
-  "$RUNTIME" --root "$STATE_ROOT" create -b "$BUNDLE" "$@" "$CID" >"$out" 2>&1 || status=$?
+  "$RUNTIME" --root "$STATE_ROOT" create -b "$BUNDLE" "$CID" >"$out" 2>&1 || status=$?
   if [ "$status" -eq 0 ]; then
     rt start "$CID" >>"$out" 2>&1 && wait_status "$CID" stopped >>"$out" || status=$?
     rt delete --force "$CID" >>"$out" 2>&1 || status=$?
@@ -75,14 +75,14 @@ crun() {
   mapfile -t lines <<<"$output"
 }
 
-# cexec SCRIPT: run `sh -c SCRIPT` detached in the container, output to a
-# file in its /tmp; wait for it. Sets $output.
-cexec() {
-  local f=/tmp/.cexec-$RANDOM
-  rt exec -d "$CID" sh -c "{ $1
-} >$f.tmp 2>&1; mv $f.tmp $f" || return
-  wait_file "$BUNDLE/rootfs$f" || return
-  output=$(cat "$BUNDLE/rootfs$f")
+# runf CMD...: bats' run, but the output goes through a file: a container
+# that CMD wrongly created would hold a pipe open and hang the test.
+runf() {
+  local f=$BATS_TEST_TMPDIR/runf.out
+  status=0
+  "$@" >"$f" 2>&1 </dev/null || status=$?
+  output=$(cat "$f")
+  mapfile -t lines <<<"$output"
 }
 
 # A private copy of the runtime binary: a successful attack damages only it,
@@ -105,45 +105,137 @@ assert_runtime_intact() {
 
 # ---- CVE-2019-5736: host binary overwrite -------------------------------
 
-@test "CVE-2019-5736: the created init does not expose the runtime binary, even to CAP_SYS_PTRACE" {
+# exe_attack TARGET: the script of a container process that holds
+# /proc/TARGET/exe open, waits for /tmp/go (the target has exec'd away from
+# that binary by then), and tries for 2s to reopen it for writing. Results in
+# /tmp/opened and /tmp/result of its rootfs.
+exe_attack() {
+  cat <<EOF
+if ! (exec 3</proc/$1/exe) 2>/tmp/open-error; then echo no-open >/tmp/opened; exit 0; fi
+exec 3</proc/$1/exe
+echo opened >/tmp/opened
+while [ ! -e /tmp/go ]; do sleep 0.02; done
+i=0
+while [ \$i -lt 100 ]; do
+  if { echo PWNED >>/proc/self/fd/3; } 2>/dev/null; then echo wrote >/tmp/result; exit 0; fi
+  i=\$((i + 1)); sleep 0.02
+done
+echo refused >/tmp/result
+EOF
+}
+
+# finish_exe_attack ROOTFS COMMAND...: wait until the attacker (in ROOTFS)
+# holds the executable or failed to, run COMMAND (the start that makes the
+# target exec away), let the attacker write. Sets $result.
+finish_exe_attack() {
+  local r=$1
+  shift
+  wait_file "$r/tmp/opened"
+  "$@"
+  touch "$r/tmp/go"
+  if [ "$(cat "$r/tmp/opened")" = opened ]; then
+    wait_file "$r/tmp/result"
+    result=$(cat "$r/tmp/result")
+  else
+    result="no-open ($(cat "$r/tmp/open-error"))"
+  fi
+}
+
+# second_bundle DIR ID: another bundle, set up as setup() does.
+second_bundle() {
+  make_bundle "$1"
+  jq --arg cg "/berth-test/$2" '.linux.cgroupsPath = $cg' "$1/config.json" >"$1/c.tmp"
+  mv "$1/c.tmp" "$1/config.json"
+}
+
+# cfg_in DIR FILTER: cfg for another bundle.
+cfg_in() {
+  jq "$2" "$1/config.json" >"$1/c.tmp" && mv "$1/c.tmp" "$1/config.json"
+}
+
+# join_pid_ns DIR PID: DIR's container joins the pid namespace of PID.
+join_pid_ns() {
+  cfg_in "$1" '.linux.namespaces = (.linux.namespaces | map(if .type == "pid" then .path = "/proc/'"$2"'/ns/pid" else . end))'
+}
+
+# The pid of host pid $1 in its innermost pid namespace.
+inner_pid() { awk '/^NSpid:/ {print $NF}' "/proc/$1/status"; }
+
+PTRACE_CAPS='{bounding: ["CAP_SYS_PTRACE","CAP_KILL","CAP_AUDIT_WRITE"], effective: ["CAP_SYS_PTRACE","CAP_KILL","CAP_AUDIT_WRITE"], permitted: ["CAP_SYS_PTRACE","CAP_KILL","CAP_AUDIT_WRITE"]}'
+
+@test "CVE-2019-5736: exec into a created container cannot reach the runtime binary" {
   use_runtime_copy
-  # CAP_SYS_PTRACE (docker --cap-add SYS_PTRACE) defeats non-dumpability: the
-  # init waiting in "created" must itself not be the host binary.
-  caps='["CAP_SYS_PTRACE","CAP_KILL","CAP_AUDIT_WRITE"]'
-  cfg ".process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps}"
+  # CAP_SYS_PTRACE (docker --cap-add SYS_PTRACE) defeats non-dumpability.
+  cfg ".process.capabilities = $PTRACE_CAPS"
   cfg_args sleep 100
   rt create -b "$BUNDLE" "$CID"
-  pid=$(rt state "$CID" | jq -r .pid)
-  init_exe=$(stat -L -c %d:%i "/proc/$pid/exe")
-  init_exe_name=$(readlink "/proc/$pid/exe")
-  # The attack: hold the init's executable open, let it start (the init
-  # execs away from it), then reopen the descriptor for writing.
-  rt exec -d "$CID" sh -c '
-    # (a failed redirection of exec ends the shell: probe first)
-    if ! (exec 3</proc/1/exe) 2>/tmp/open-error; then echo no-open >/tmp/opened; exit 0; fi
-    exec 3</proc/1/exe
-    echo opened >/tmp/opened
-    while [ ! -e /tmp/go ]; do sleep 0.02; done
-    i=0
-    while [ $i -lt 250 ]; do
-      if { echo PWNED >>/proc/self/fd/3; } 2>/dev/null; then echo wrote >/tmp/result; exit 0; fi
-      i=$((i + 1)); sleep 0.02
-    done
-    echo refused >/tmp/result'
-  wait_file "$BUNDLE/rootfs/tmp/opened"
-  rt start "$CID"
-  touch "$BUNDLE/rootfs/tmp/go"
-  if [ "$(cat "$BUNDLE/rootfs/tmp/opened")" = opened ]; then
-    wait_file "$BUNDLE/rootfs/tmp/result"
-    result=$(cat "$BUNDLE/rootfs/tmp/result")
+  runf rt exec -d "$CID" sh -c "$(exe_attack 1)"
+  if [ "$status" -ne 0 ]; then
+    # refused: the waiting init stays out of reach of container code
+    [[ "$output" == *created* ]]
+    result="exec refused: $output"
+    rt start "$CID"
   else
-    result=no-open
+    finish_exe_attack "$BUNDLE/rootfs" rt start "$CID"
   fi
   rt delete --force "$CID"
-  echo "created init ran from: $init_exe_name; attack: $result"
+  echo "attack: $result"
+  assert_runtime_intact
+  [ "$result" != wrote ]
+}
+
+@test "CVE-2019-5736: a container joining a pid namespace with CAP_SYS_PTRACE in it waits out of reach" {
+  use_runtime_copy
+  # A, running, with CAP_SYS_PTRACE: the attacker lives here.
+  cfg ".process.capabilities = $PTRACE_CAPS"
+  cfg_args sleep 100
+  rt run -d -b "$BUNDLE" "$CID"
+  pa=$(rt state "$CID" | jq -r .pid)
+  # B joins A's pid namespace (a pod) and waits in "created", visible to A.
+  b2=$BATS_TEST_TMPDIR/b2
+  second_bundle "$b2" "${CID}b"
+  join_pid_ns "$b2" "$pa"
+  cfg_in "$b2" '.process.args = ["sleep", "100"]'
+  rt create -b "$b2" "${CID}b"
+  pb=$(rt state "${CID}b" | jq -r .pid)
+  init_exe=$(stat -L -c %d:%i "/proc/$pb/exe")
+  init_name=$(readlink "/proc/$pb/exe")
+  rt exec -d "$CID" sh -c "$(exe_attack "$(inner_pid "$pb")")"
+  finish_exe_attack "$BUNDLE/rootfs" rt start "${CID}b"
+  rt delete --force "${CID}b"
+  rt delete --force "$CID"
+  echo "B's init ran from: $init_name; attack: $result"
   assert_runtime_intact
   [ "$result" != wrote ]
   [ "$init_exe" != "$RUNTIME_INODE" ]
+  assert_clean "${CID}b"
+}
+
+@test "CVE-2019-5736: a container joining a created container's pid namespace cannot reach its init's binary" {
+  use_runtime_copy
+  # B waits in "created", alone in its new pid namespace ...
+  cfg_args sleep 100
+  rt create -b "$BUNDLE" "$CID"
+  pb=$(rt state "$CID" | jq -r .pid)
+  init_exe=$(stat -L -c %d:%i "/proc/$pb/exe")
+  init_name=$(readlink "/proc/$pb/exe")
+  # ... until C, with CAP_SYS_PTRACE, joins that namespace: B's init is its
+  # pid 1.
+  b2=$BATS_TEST_TMPDIR/b2
+  second_bundle "$b2" "${CID}c"
+  join_pid_ns "$b2" "$pb"
+  cfg_in "$b2" ".process.capabilities = $PTRACE_CAPS"
+  jq --arg s "$(exe_attack 1)" '.process.args = ["sh", "-c", $s]' "$b2/config.json" >"$b2/c.tmp"
+  mv "$b2/c.tmp" "$b2/config.json"
+  rt run -d -b "$b2" "${CID}c"
+  finish_exe_attack "$b2/rootfs" rt start "$CID"
+  rt delete --force "${CID}c"
+  rt delete --force "$CID"
+  echo "B's init ran from: $init_name; attack: $result"
+  assert_runtime_intact
+  [ "$result" != wrote ]
+  [ "$init_exe" != "$RUNTIME_INODE" ]
+  assert_clean "${CID}c"
 }
 
 @test "CVE-2019-5736: a #!/proc/self/exe program cannot rewrite the runtime binary" {
@@ -155,6 +247,12 @@ assert_runtime_intact() {
   # relative to "/") would block opening the FIFO /f: a live target.
   mkfifo "$r/f"
   mkdir "$r/--log="
+  # An image with a C library, as the attack's images had: the runtime
+  # binary can run in it.
+  local lib
+  for lib in $(ldd "$BERTH" | grep -o '/[^ ]*'); do
+    cp --parents -L "$lib" "$r"
+  done
   printf '#!/proc/self/exe runtime\n' >"$r/--log=/f"
   chmod 755 "$r/--log=/f"
   cfg_args sleep 100
@@ -172,7 +270,7 @@ assert_runtime_intact() {
     exec 3<$t
     exec 4<>/f
     i=0
-    while [ $i -lt 250 ]; do
+    while [ $i -lt 100 ]; do
       if { echo PWNED >>/proc/self/fd/3; } 2>/dev/null; then echo wrote >/tmp/result; exit 0; fi
       i=$((i + 1)); sleep 0.02
     done
@@ -190,7 +288,10 @@ assert_runtime_intact() {
 
 @test "CVE-2024-21626: cwd /proc/self/fd/N never lands on a host directory (create)" {
   mkdir -p "$STATE_ROOT"
-  touch "$STATE_ROOT/HOST-MARKER" "$BUNDLE/HOST-MARKER" "$BATS_TEST_TMPDIR/HOST-MARKER"
+  touch "$STATE_ROOT/HOST-MARKER" "$BUNDLE/HOST-MARKER" "$BATS_TEST_TMPDIR/HOST-MARKER" \
+    "$HOSTDIR/HOST-MARKER"
+  # The caller leaks descriptors of a host directory into the runtime.
+  exec 12<"$HOSTDIR" 13<"$HOSTDIR" 17<"$HOSTDIR"
   cfg_args sh -c 'readlink /proc/self/cwd; ls -a'
   for n in $(seq 3 20); do
     cfg ".process.cwd = \"/proc/self/fd/$n\""
@@ -209,11 +310,14 @@ assert_runtime_intact() {
 
 @test "CVE-2024-21626: exec --cwd /proc/self/fd/N never lands on a host directory" {
   mkdir -p "$STATE_ROOT"
-  touch "$STATE_ROOT/HOST-MARKER" "$BUNDLE/HOST-MARKER" "$BATS_TEST_TMPDIR/HOST-MARKER"
+  touch "$STATE_ROOT/HOST-MARKER" "$BUNDLE/HOST-MARKER" "$BATS_TEST_TMPDIR/HOST-MARKER" \
+    "$HOSTDIR/HOST-MARKER"
+  # The caller leaks descriptors of a host directory into the runtime.
+  exec 12<"$HOSTDIR" 13<"$HOSTDIR" 17<"$HOSTDIR"
   cfg_args sleep 100
   rt run -d -b "$BUNDLE" "$CID"
   for n in $(seq 3 20); do
-    run rt exec -d --cwd "/proc/self/fd/$n" "$CID" sh -c \
+    runf rt exec -d --cwd "/proc/self/fd/$n" "$CID" sh -c \
       "{ readlink /proc/self/cwd; ls -a; } >/tmp/.c$n 2>&1; mv /tmp/.c$n /tmp/c$n"
     echo "fd $n: status $status: $output"
     if [ "$status" -eq 0 ]; then
@@ -250,19 +354,29 @@ assert_runtime_intact() {
   assert_nothing_left
 }
 
-@test "the created init is non-dumpable: the container cannot follow its exe or fds" {
+@test "the created init is non-dumpable: a container sharing its pid namespace cannot follow its exe or fds" {
   cfg_args sleep 100
   rt create -b "$BUNDLE" "$CID"
-  cexec 'readlink /proc/1/exe || echo exe-denied
-for f in /proc/1/fd/*; do readlink $f || echo fd-denied; done
-readlink /proc/1/cwd || echo cwd-denied'
+  pb=$(rt state "$CID" | jq -r .pid)
+  # C joins the waiting init's pid namespace, default capabilities.
+  b2=$BATS_TEST_TMPDIR/b2
+  second_bundle "$b2" "${CID}c"
+  join_pid_ns "$b2" "$pb"
+  jq '.process.args = ["sh", "-c", "{ readlink /proc/1/exe || echo exe-denied; for f in /proc/1/fd/*; do readlink $f || echo fd-denied; done; readlink /proc/1/cwd || echo cwd-denied; } >/tmp/.out 2>&1; mv /tmp/.out /tmp/out"]' \
+    "$b2/config.json" >"$b2/c.tmp"
+  mv "$b2/c.tmp" "$b2/config.json"
+  rt run -d -b "$b2" "${CID}c"
+  wait_file "$b2/rootfs/tmp/out"
+  output=$(cat "$b2/rootfs/tmp/out")
   echo "$output"
   [[ "$output" == *exe-denied* ]]
   [[ "$output" == *fd-denied* ]]
   [[ "$output" != *"$STATE_ROOT"* ]]
   [[ "$output" != *berth* ]]
+  rt delete --force "${CID}c"
   rt delete --force "$CID"
   assert_nothing_left
+  assert_clean "${CID}c"
 }
 
 # ---- CVE-2021-30465: mount destinations through symlinks ------------------
@@ -325,7 +439,7 @@ readlink /proc/1/cwd || echo cwd-denied'
     for target in /tmp "$HOSTDIR"; do
       rmdir "$r/$d"
       ln -s "$target" "$r/$d"
-      run rt create -b "$BUNDLE" "$CID"
+      runf rt create -b "$BUNDLE" "$CID"
       echo "/$d -> $target: $output"
       [ "$status" -ne 0 ]
       [[ "$output" == *"'/$d'"*symlink* ]]
@@ -426,19 +540,22 @@ readlink /proc/1/cwd || echo cwd-denied'
   cp "$r/etc/passwd" "$BATS_TEST_TMPDIR/passwd.orig"
   echo host-console >"$HOSTDIR/console"
   cfg 'del(.mounts[] | select(.destination == "/dev")) | .process.terminal = true'
-  cfg_args sh -c 'stat -c %F /dev/console; echo via-console >/dev/console; tty'
+  cfg_args sh -c 'stat -c %F /dev/console; stat -c %F /etc/passwd; echo via-console >/dev/console; tty'
   for target in /etc/passwd "$HOSTDIR/console"; do
     rm -f "$r/dev/console"
     ln -s "$target" "$r/dev/console"
-    run timeout 60 "$RUNTIME" --root "$STATE_ROOT" run -b "$BUNDLE" "$CID" </dev/null
+    runf timeout 60 "$RUNTIME" --root "$STATE_ROOT" run -b "$BUNDLE" "$CID"
     output=${output//$'\r'/}
+    mapfile -t lines <<<"$output"
     echo "/dev/console -> $target: status $status: $output"
     [ "$status" -eq 0 ]
-    [[ "$output" == *"character special file"* ]]
+    [ "${lines[0]}" = "character special file" ]
+    [ "${lines[1]}" = "regular file" ]
     [[ "$output" == *via-console* ]]
     [[ "$output" == *"/dev/pts/"* ]]
     cmp "$r/etc/passwd" "$BATS_TEST_TMPDIR/passwd.orig"
     [ "$(cat "$HOSTDIR/console")" = host-console ]
+    [ ! -e "$r$HOSTDIR/console" ]
     assert_nothing_left
   done
 }

@@ -149,6 +149,19 @@ int caps_set(const struct oci_caps *caps, struct berth_error **err)
     return 0;
 }
 
+void caps_get_permitted(struct oci_caps *ret)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof(data));
+    memset(ret, 0, sizeof(*ret));
+    if (syscall(SYS_capget, &hdr, data) < 0) {
+        return;
+    }
+    uint64_t prm = (uint64_t)data[0].permitted | ((uint64_t)data[1].permitted << 32);
+    ret->bounding = ret->effective = ret->permitted = prm;
+}
+
 int caps_keep_on_setuid(int on)
 {
     return prctl(PR_SET_KEEPCAPS, on ? 1 : 0, 0, 0, 0) < 0 ? -errno : 0;

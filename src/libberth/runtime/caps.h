@@ -29,6 +29,9 @@ int caps_drop_bounding(const struct oci_caps *caps, struct berth_error **err);
  * unless it fails. */
 int caps_set(const struct oci_caps *caps, struct berth_error **err);
 
+/* The calling process's permitted set as bounding, effective and permitted
+ * (inheritable and ambient empty). */
+void caps_get_permitted(struct oci_caps *ret);
 /* Keep permitted capabilities across the setuid() that switches to the
  * container's user (PR_SET_KEEPCAPS). Returns -errno. */
 int caps_keep_on_setuid(int on);

@@ -168,6 +168,11 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
             _cleanup_error_ struct berth_error *ke = NULL;
             cgroup_kill_all(cg, SIGKILL, &ke);
         }
+        /* A frozen task cannot act on SIGKILL: thaw a paused container. */
+        bool frozen = false;
+        if (cgroup_is_frozen(cg, &frozen, NULL) >= 0 && frozen) {
+            cgroup_freeze(cg, false, NULL);
+        }
         if (s->pid > 0 && !wait_gone(s->pid, s->pid_start, 5000)) {
             return berth_error_set(err, EBUSY, "container '%s': init %d did not die", s->id,
                                    (int)s->pid);
@@ -206,11 +211,12 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     if (!spec->process) {
         return berth_error_set(err, EINVAL, "config.json: process: required to create a container");
     }
-    /* The init is invisible to container processes only while it is alone
-     * in a new pid namespace (and exec waits for start); otherwise run from
-     * a sealed copy (CVE-2019-5736, see linux.h). */
+    /* Until start, the init waits inside the sealed exec stub; before that it
+     * is alone in its new pid namespace. Where that does not hold (no new pid
+     * namespace, or startContainer hooks that need berth's code after
+     * start), run from a sealed copy (CVE-2019-5736, see linux.h). */
     const struct oci_namespace *pidns = oci_spec_namespace(spec, CLONE_NEWPID);
-    if (!pidns || pidns->path) {
+    if (!pidns || pidns->path || spec->hooks[OCI_HOOK_START_CONTAINER].n) {
         r = cloned_binary_ensure(err);
         if (r < 0) {
             return r;

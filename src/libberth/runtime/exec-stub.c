@@ -13,18 +13,23 @@
  * Built freestanding (no libc, static, no PIE) and embedded in berth as a
  * byte array. Arguments, all strings:
  *   argv[0] "berth-exec"
- *   argv[1] fd of a seccomp program (struct sock_filter array) or "-"
- *   argv[2] seccomp(2) flags, decimal
- *   argv[3] path of the executable
- *   argv[4...] the container process's argv
- * It loads the seccomp filter (the last thing before execve, as the spec
- * wants), closes its fd, and execve()s. On failure it prints the reason and
+ *   argv[1] fd to read one byte from before going on (exec.fifo) or "-"
+ *   argv[2] fd of a seccomp program (struct sock_filter array) or "-"
+ *   argv[3] seccomp(2) flags, decimal
+ *   argv[4] path of the executable
+ *   argv[5...] the container process's argv
+ * A created container's init waits for `start` here, in the stub, so that
+ * what it runs while waiting is the sealed stub and never berth: another
+ * container may join its pid namespace before it starts. Then the stub
+ * loads the seccomp filter (the last thing before execve, as the spec
+ * wants), closes its fds, and execve()s. On failure it prints the reason and
  * exits 127 (not found) or 126 (not executable), as a shell would.
  */
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/filter.h>
 #include <linux/mman.h>
+#include <linux/prctl.h>
 #include <linux/seccomp.h>
 
 #if defined(__x86_64__)
@@ -126,25 +131,41 @@ void stub_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc < 5) {
+    /* execve made us dumpable again: while we wait holding exec.fifo, a
+     * process sharing our pid namespace must not follow our fds. The
+     * container's own execve below resets this as usual. */
+    sc(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
+    if (argc < 6) {
         die("usage", "berth-exec", -22);
     }
-    long fd = number(argv[1]);
+    long wait = number(argv[1]);
+    if (wait >= 0) {
+        char c;
+        long n;
+        do {
+            n = sc(__NR_read, wait, (long)&c, 1, 0, 0, 0);
+        } while (n == -EINTR);
+        if (n != 1) {
+            sc(__NR_exit_group, 1, 0, 0, 0, 0, 0);
+        }
+        sc(__NR_close, wait, 0, 0, 0, 0, 0);
+    }
+    long fd = number(argv[2]);
     if (fd >= 0) {
         long size = sc(__NR_lseek, fd, 0, 2 /* SEEK_END */, 0, 0, 0);
         void *p =
             size > 0 ? (void *)sc(__NR_mmap, 0, size, PROT_READ, MAP_PRIVATE, fd, 0) : (void *)-1;
         if ((unsigned long)p > -4096UL) {
-            die("read seccomp filter", argv[3], -5);
+            die("read seccomp filter", argv[4], -5);
         }
         struct sock_fprog prog = {.len = (unsigned short)(size / sizeof(struct sock_filter)),
                                   .filter = p};
         sc(__NR_close, fd, 0, 0, 0, 0, 0);
-        long r = sc(__NR_seccomp, SECCOMP_SET_MODE_FILTER, number(argv[2]), (long)&prog, 0, 0, 0);
+        long r = sc(__NR_seccomp, SECCOMP_SET_MODE_FILTER, number(argv[3]), (long)&prog, 0, 0, 0);
         if (r < 0) {
-            die("load seccomp filter for", argv[3], r);
+            die("load seccomp filter for", argv[4], r);
         }
     }
-    long r = sc(__NR_execve, (long)argv[3], (long)(argv + 4), (long)envp, 0, 0, 0);
-    die("exec", argv[4], r);
+    long r = sc(__NR_execve, (long)argv[4], (long)(argv + 5), (long)envp, 0, 0, 0);
+    die("exec", argv[5], r);
 }

@@ -408,8 +408,13 @@ static int prepare_process(const struct linux_spawn *sp, bool is_init, int sync,
         }
         out->seccomp_loaded = true;
     }
-    struct oci_caps all = {~0ULL, ~0ULL, 0, ~0ULL, 0};
-    const struct oci_caps *caps = p->has_caps ? &p->caps : &all;
+    /* No capabilities in the config: keep the ones the runtime has (asking
+     * for all fails where the runtime itself lacks some, e.g. in a pod). */
+    struct oci_caps current = {0};
+    if (!p->has_caps) {
+        caps_get_permitted(&current);
+    }
+    const struct oci_caps *caps = p->has_caps ? &p->caps : &current;
     if (p->has_caps) {
         r = caps_drop_bounding(caps, err);
         if (r < 0) {
@@ -476,7 +481,8 @@ static int sealed_memfd(const char *name, const void *data, size_t len, unsigned
  * stub, which loads a late seccomp filter and execs the process. The process
  * thus never starts from the host's berth binary (CVE-2019-5736; see
  * exec-stub.c). Never returns. */
-static _noreturn_ void exec_process(const struct linux_spawn *sp, struct prepared *pp, int sync)
+static _noreturn_ void exec_process(const struct linux_spawn *sp, struct prepared *pp, int sync,
+                                    int wait_fd)
 {
     struct berth_error *e = NULL;
     int stub = sealed_memfd("berth-exec", berth_exec_stub, berth_exec_stub_len, MFD_CLOEXEC);
@@ -484,8 +490,19 @@ static _noreturn_ void exec_process(const struct linux_spawn *sp, struct prepare
         berth_error_sys(&e, -stub, "prepare exec stub");
         child_fail(sync, e);
     }
-    char scfd_s[16] = "-", flags_s[24] = "0";
+    char scfd_s[16] = "-", flags_s[24] = "0", wait_s[16] = "-";
     int scfd = -1;
+    if (wait_fd >= 0) {
+        /* Kept open across the exec, above the preserved range. */
+        int moved = fcntl(wait_fd, F_DUPFD, 3 + sp->preserve_fds);
+        if (moved < 0) {
+            berth_error_sys(&e, errno, "prepare exec.fifo");
+            child_fail(sync, e);
+        }
+        close(wait_fd);
+        wait_fd = moved;
+        snprintf(wait_s, sizeof(wait_s), "%d", wait_fd);
+    }
     if (sp->seccomp && !pp->seccomp_loaded) {
         unsigned long flags = 0;
         const struct sock_fprog *fp = seccomp_program_fprog(sp->seccomp, &flags);
@@ -522,14 +539,18 @@ static _noreturn_ void exec_process(const struct linux_spawn *sp, struct prepare
     if (scfd >= 0) {
         fd_set_cloexec(scfd, 0);
     }
+    if (wait_fd >= 0) {
+        fd_set_cloexec(wait_fd, 0);
+    }
     size_t n = strv_length(sp->process->args);
-    char **argv = xcalloc(n + 5, sizeof(char *));
+    char **argv = xcalloc(n + 6, sizeof(char *));
     argv[0] = (char *)"berth-exec";
-    argv[1] = scfd_s;
-    argv[2] = flags_s;
-    argv[3] = pp->exe;
+    argv[1] = wait_s;
+    argv[2] = scfd_s;
+    argv[3] = flags_s;
+    argv[4] = pp->exe;
     for (size_t i = 0; i < n; i++) {
-        argv[4 + i] = sp->process->args[i];
+        argv[5 + i] = sp->process->args[i];
     }
     syscall(SYS_execveat, stub, "", argv, pp->env, AT_EMPTY_PATH);
     int en = errno;
@@ -716,6 +737,16 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
         child_fail(sync, e);
     }
     log_trace_point("init: ready");
+    if (!s->hooks[OCI_HOOK_START_CONTAINER].n) {
+        /* Wait for start inside the sealed stub, not as berth: another
+         * container may join our pid namespace before start (CVE-2019-5736). */
+        if (sync_send(sync, SYNC_READY, 0, 0, NULL) < 0) {
+            _exit(1);
+        }
+        exec_process(sp, &pp, -1, sp->fifo_fd);
+    }
+    /* startContainer hooks run berth's code after start: the runtime made
+     * sure it runs from a sealed copy (see berth_runtime_create). */
     if (sync_send(sync, SYNC_READY, 0, 0, NULL) < 0) {
         _exit(1);
     }
@@ -734,7 +765,7 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
             child_fail(-1, e);
         }
     }
-    exec_process(sp, &pp, -1);
+    exec_process(sp, &pp, -1, -1);
 }
 
 /* Join a cgroup namespace only once inside the cgroup: from outside, the
@@ -1097,7 +1128,7 @@ static _noreturn_ void exec_stage1(struct linux_spawn *sp, int sync, struct ns_j
     if (prepare_process(sp, false, sync, &pp, &e) < 0) {
         child_fail(sync, e);
     }
-    exec_process(sp, &pp, sync);
+    exec_process(sp, &pp, sync, -1);
 }
 
 int linux_exec(struct linux_spawn *sp, struct berth_error **err)
