@@ -94,3 +94,45 @@ wait_status() {
   echo "status of $1 is $(rt state "$1" 2>&1 | jq -r .status) not $2"
   return 1
 }
+
+# ---- for suites that attack or abuse the runtime ---------------------------
+
+# setup_isolated: setup_runtime with the container's cgroup under
+# /berth-test/<id>, so leftovers are easy to find and remove.
+setup_isolated() {
+  setup_runtime
+  cfg '.linux.cgroupsPath = "/berth-test/'"$CID"'"'
+}
+
+# teardown_isolated: thaw, delete everything, kill what this test's
+# directory still runs, remove the cgroup.
+teardown_isolated() {
+  rt resume "$CID" >/dev/null 2>&1 || true
+  teardown_runtime
+  local p
+  for p in $(procs_left); do
+    kill -9 "$p" 2>/dev/null || true
+  done
+  rmdir /sys/fs/cgroup/*/berth-test/"$CID" 2>/dev/null || true
+}
+
+teardown_isolated_file() {
+  rmdir /sys/fs/cgroup/*/berth-test 2>/dev/null || true
+}
+
+# Processes whose command line names this test's directory: the runtime, what
+# it forked before exec, hooks (bracketed: grep must not find itself).
+procs_left() {
+  local pat="${BATS_TEST_TMPDIR%?}[${BATS_TEST_TMPDIR: -1}]/"
+  grep -ls -- "$pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | tr '\n' ' '
+}
+
+# assert_nothing_left [ID]: assert_clean, plus no process and no host mount.
+assert_nothing_left() {
+  assert_clean "${1:-$CID}"
+  local left
+  left=$(procs_left)
+  [ -z "$left" ] || { echo "processes left: $left"; ps -o pid,args -p "${left// /,}0"; return 1; }
+  ! grep -qs "$BATS_TEST_TMPDIR" /proc/self/mountinfo || {
+    echo "host mounts left:"; grep "$BATS_TEST_TMPDIR" /proc/self/mountinfo; return 1; }
+}

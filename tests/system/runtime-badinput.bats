@@ -6,41 +6,12 @@
 load helpers
 
 setup() {
-  setup_runtime
-  cfg '.linux.cgroupsPath = "/berth-test/'"$CID"'"'
+  setup_isolated
   cp "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/config.good"
 }
 
-teardown() {
-  # a paused container cannot die: thaw it first
-  rt resume "$CID" >/dev/null 2>&1 || true
-  teardown_runtime
-  local p
-  for p in $(procs_left); do
-    kill -9 "$p" 2>/dev/null || true
-  done
-  rmdir /sys/fs/cgroup/*/berth-test/"$CID" 2>/dev/null || true
-}
-
-teardown_file() {
-  rmdir /sys/fs/cgroup/*/berth-test 2>/dev/null || true
-}
-
-# Processes whose command line names this test's directory: the runtime, what
-# it forked before exec, the hooks (bracketed: grep must not find itself).
-procs_left() {
-  local pat="${BATS_TEST_TMPDIR%?}[${BATS_TEST_TMPDIR: -1}]/"
-  grep -ls -- "$pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | tr '\n' ' '
-}
-
-assert_nothing_left() {
-  assert_clean "${1:-$CID}"
-  local left
-  left=$(procs_left)
-  [ -z "$left" ] || { echo "processes left: $left"; ps -o pid,args -p "${left// /,}0"; return 1; }
-  ! grep -qs "$BATS_TEST_TMPDIR" /proc/self/mountinfo || {
-    echo "host mounts left:"; grep "$BATS_TEST_TMPDIR" /proc/self/mountinfo; return 1; }
-}
+teardown() { teardown_isolated; }
+teardown_file() { teardown_isolated_file; }
 
 # runf CMD...: bats' run, but the output goes through a file: a container
 # that CMD wrongly created would hold a pipe open and hang the test.

@@ -318,3 +318,14 @@ teardown() { teardown_runtime; }
   [ "${lines[3]}" = "poststart running" ]
   [ "${lines[4]}" = "poststop stopped" ]
 }
+
+@test "SIGKILL reaches a paused container" {
+  cfg_args sleep 100
+  rt run -d -b "$BUNDLE" "$CID"
+  rt pause "$CID"
+  wait_status "$CID" paused
+  rt kill "$CID" KILL
+  wait_status "$CID" stopped
+  rt delete "$CID"
+  assert_clean "$CID"
+}

@@ -7,46 +7,18 @@
 load helpers
 
 setup() {
-  setup_runtime
-  cfg '.linux.cgroupsPath = "/berth-test/'"$CID"'"'
+  setup_isolated
+  # mktemp -d made the shared rootfs 0700: a non-root process could not
+  # even chdir to "/".
+  chmod 755 "$BUNDLE/rootfs"
   # A host directory outside every rootfs: an attack that escapes the
   # rootfs leaves something here.
   HOSTDIR=$BATS_TEST_TMPDIR/hostdir
   mkdir -p "$HOSTDIR"
 }
 
-teardown() {
-  # a paused container cannot die: thaw it first
-  rt resume "$CID" >/dev/null 2>&1 || true
-  teardown_runtime
-  local p
-  for p in $(procs_left); do
-    kill -9 "$p" 2>/dev/null || true
-  done
-  rmdir /sys/fs/cgroup/*/berth-test/"$CID"* 2>/dev/null || true
-}
-
-teardown_file() {
-  rmdir /sys/fs/cgroup/*/berth-test 2>/dev/null || true
-}
-
-# Processes whose command line names this test's directory: the runtime and
-# whatever it forked before exec (the pattern is bracketed so the grep does
-# not find itself).
-procs_left() {
-  local pat="${BATS_TEST_TMPDIR%?}[${BATS_TEST_TMPDIR: -1}]/"
-  grep -ls -- "$pat" /proc/[0-9]*/cmdline 2>/dev/null | cut -d/ -f3 | tr '\n' ' '
-}
-
-# assert_nothing_left: assert_clean, plus no process and no host mount.
-assert_nothing_left() {
-  assert_clean "$CID"
-  local left
-  left=$(procs_left)
-  [ -z "$left" ] || { echo "processes left: $left"; return 1; }
-  ! grep -qs "$BATS_TEST_TMPDIR" /proc/self/mountinfo || {
-    echo "host mounts left:"; grep "$BATS_TEST_TMPDIR" /proc/self/mountinfo; return 1; }
-}
+teardown() { teardown_isolated; }
+teardown_file() { teardown_isolated_file; }
 
 # wait_file PATH: wait until PATH exists (10s at most).
 wait_file() {

@@ -148,6 +148,16 @@ static void run_poststop(struct container_state *s)
     }
 }
 
+/* A frozen task cannot act on SIGKILL: after killing, thaw a paused
+ * container so the kill lands (runc does the same). */
+static void thaw_if_frozen(struct cgroup *cg)
+{
+    bool frozen = false;
+    if (cgroup_is_frozen(cg, &frozen, NULL) >= 0 && frozen) {
+        cgroup_freeze(cg, false, NULL);
+    }
+}
+
 /* Remove everything a container owns: processes (if force), cgroup, state. */
 static int destroy(struct container_state *s, bool force, struct berth_error **err)
 {
@@ -168,11 +178,7 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
             _cleanup_error_ struct berth_error *ke = NULL;
             cgroup_kill_all(cg, SIGKILL, &ke);
         }
-        /* A frozen task cannot act on SIGKILL: thaw a paused container. */
-        bool frozen = false;
-        if (cgroup_is_frozen(cg, &frozen, NULL) >= 0 && frozen) {
-            cgroup_freeze(cg, false, NULL);
-        }
+        thaw_if_frozen(cg);
         if (s->pid > 0 && !wait_gone(s->pid, s->pid_start, 5000)) {
             return berth_error_set(err, EBUSY, "container '%s': init %d did not die", s->id,
                                    (int)s->pid);
@@ -417,11 +423,14 @@ int berth_runtime_kill(const struct berth_runtime *rt, const char *id, int sig, 
     if (r < 0) {
         return r;
     }
+    _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
     if (all) {
-        _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
         r = cgroup_new(s->cgroup_path, s->id, s->systemd_cgroup, &cg, err);
         if (r >= 0) {
             r = cgroup_kill_all(cg, sig, err);
+        }
+        if (r >= 0 && sig == SIGKILL) {
+            thaw_if_frozen(cg);
         }
         return r;
     }
@@ -430,6 +439,10 @@ int berth_runtime_kill(const struct berth_runtime *rt, const char *id, int sig, 
     }
     if (kill(s->pid, sig) < 0) {
         return berth_error_sys(err, errno, "kill container '%s'", id);
+    }
+    if (sig == SIGKILL && s->status == STATUS_PAUSED &&
+        cgroup_new(s->cgroup_path, s->id, s->systemd_cgroup, &cg, NULL) >= 0) {
+        thaw_if_frozen(cg);
     }
     return 0;
 }

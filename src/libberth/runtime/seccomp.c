@@ -404,7 +404,15 @@ static void rule_list_release(struct rule_list *l)
 static int rule_cmp(const void *a, const void *b)
 {
     const struct pending_rule *x = a, *y = b;
-    if (x->nr != y->nr) {
+    /* Pseudo-syscalls (negative numbers on this arch, e.g. socketcall on
+     * x86_64) first and in profile order: on 32-bit x86 the rules for
+     * socket(2) become socketcall rules, which libseccomp accepts only after
+     * the profile's own socketcall rules, in the order runc adds them. */
+    bool xp = x->nr < 0, yp = y->nr < 0;
+    if (xp != yp) {
+        return xp ? -1 : 1;
+    }
+    if (!xp && x->nr != y->nr) {
         return x->nr > y->nr ? -1 : 1;
     }
     return x->seq < y->seq ? -1 : x->seq > y->seq;

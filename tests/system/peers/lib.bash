@@ -2,14 +2,19 @@
 # dockerd, containerd) with private state under $PEER_TMP, all using
 # berth-runtime, and take them down again leaving nothing behind.
 #
-# Engines write a few paths they hard-code whatever they are told
-# (/etc/docker/key.json, /run/docker/plugins, /run/containers/networks,
-# /var/lib/containers/cache, /run/containerd/s): peer_globals_snapshot
-# records which of those existed before we started, and
-# peer_globals_cleanup removes only the ones we created.
+# Engines write a few paths they hard-code whatever they are told:
+# dockerd /etc/docker/key.json and /run/docker/plugins, podman
+# /run/containers/networks and /var/lib/containers/cache (its blob-info
+# cache), containerd's shims /run/containerd/s. peer_globals_snapshot records
+# which of those existed before we started; peer_globals_cleanup removes the
+# files we created and then the directories we created, only if empty, so
+# nothing another user of the machine made is touched.
 
-PEER_GLOBALS=(/etc/docker /run/docker /run/containers /var/lib/containers /run/containerd
-  /run/libpod /run/runc /etc/containers/networks /dev/shm/libpod_lock)
+PEER_GLOBAL_FILES=(/etc/docker/key.json /var/lib/containers/cache/blob-info-cache-v1.boltdb)
+# deepest first
+PEER_GLOBAL_DIRS=(/etc/docker /run/docker/plugins /run/docker /run/containers/networks
+  /run/containers /var/lib/containers/cache /var/lib/containers /run/containerd/s
+  /run/containerd)
 # cgroup parents the engines create under every hierarchy.
 PEER_CGROUP_PARENTS=(docker libpod_parent default)
 
@@ -18,7 +23,7 @@ peer_log() { echo "# peers: $*" >&3; }
 peer_globals_snapshot() {
   local p
   : > "$PEER_TMP/globals.before"
-  for p in "${PEER_GLOBALS[@]}"; do
+  for p in "${PEER_GLOBAL_FILES[@]}" "${PEER_GLOBAL_DIRS[@]}"; do
     [ -e "$p" ] && echo "$p" >> "$PEER_TMP/globals.before"
   done
   : > "$PEER_TMP/cgroups.before"
@@ -28,20 +33,36 @@ peer_globals_snapshot() {
 }
 
 peer_globals_cleanup() {
-  local p
-  for p in "${PEER_GLOBALS[@]}"; do
-    if [ -e "$p" ] && ! grep -qxF "$p" "$PEER_TMP/globals.before"; then
-      rm -rf "$p"
-    fi
+  local p d
+  for p in "${PEER_GLOBAL_FILES[@]}"; do
+    grep -qxF "$p" "$PEER_TMP/globals.before" || rm -f "$p"
   done
-  # Empty cgroup parents the engines made (rmdir refuses non-empty ones).
+  for p in "${PEER_GLOBAL_DIRS[@]}"; do
+    grep -qxF "$p" "$PEER_TMP/globals.before" || rmdir "$p" 2>/dev/null || true
+  done
+  # Empty cgroup parents the engines made, depth first (podman also makes
+  # libpod_parent/conmon); rmdir refuses a cgroup still in use.
   for p in "${PEER_CGROUP_PARENTS[@]}"; do
-    local d
     for d in $(find /sys/fs/cgroup -mindepth 2 -maxdepth 2 -type d -name "$p" 2>/dev/null); do
-      # depth first: podman also makes libpod_parent/conmon
-      grep -qxF "$d" "$PEER_TMP/cgroups.before" ||
-        find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      grep -qxF "$d" "$PEER_TMP/cgroups.before" && continue
+      find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+      [ ! -d "$d" ] || peer_log "cgroup left behind (still in use?): $(find "$d" -type d | tr '\n' ' ')"
     done
+  done
+}
+
+# Processes our engines started that outlived them (shims, conmon): their
+# command lines name our private directory. Report them and kill them by pid.
+peer_kill_leftovers() {
+  local f pid cmd
+  for f in /proc/[0-9]*/cmdline; do
+    pid=${f#/proc/}
+    pid=${pid%/cmdline}
+    { cmd=$(tr '\0' ' ' < "$f"); } 2>/dev/null || continue
+    if [[ "$cmd" == *"$PEER_TMP/"* ]]; then
+      peer_log "left behind: pid $pid: ${cmd:0:200}"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
   done
 }
 
@@ -89,10 +110,29 @@ wait_until() {
   return 1
 }
 
+# peer_wrapper NAME COMMAND...: write $PEER_TMP/bin/NAME, a script that
+# runs COMMAND (already quoted for sh) with its own arguments appended, so
+# that tests, timeout(1) and script(1) can all run it.
+peer_wrapper() {
+  local name=$1
+  shift
+  mkdir -p "$PEER_TMP/bin"
+  printf '#!/bin/sh\nexec %s "$@"\n' "$*" > "$PEER_TMP/bin/$name"
+  chmod +x "$PEER_TMP/bin/$name"
+}
+
+# Engine commands run under a timeout so that a hung engine fails one test
+# instead of stalling the run.
+PEER_TIMEOUT=${PEER_TIMEOUT:-60}
+peer_run() { timeout -k 5 "$PEER_TIMEOUT" "$PEER_TMP/bin/$1" "${@:2}"; }
+
 # ---- podman --------------------------------------------------------------
 
 # podman has no daemon: a private containers.conf (Debian's, plus private
-# paths) and private --root/--runroot are all its state.
+# paths) and private --root/--runroot are all its state. podman passes no
+# --root to the runtime, and the `podman container cleanup` that conmon runs
+# when a container exits drops --runtime-flag: so podman runs berth-runtime
+# through $PEER_TMP/rt/berth-runtime, which adds a private --root.
 podman_setup() {
   command -v podman >/dev/null && command -v conmon >/dev/null || return 1
   local d=$PEER_TMP/podman hard
@@ -116,30 +156,24 @@ podman_setup() {
     /^\[network\]/ { print "network_config_dir = \"" d "/networks\"" }
   ' /usr/share/containers/containers.conf > "$d/containers.conf"
   grep -q '^\[engine\]' "$d/containers.conf" || return 1
-  podman_wrapper
+  mkdir -p "$PEER_TMP/rt"
+  printf '#!/bin/sh\nexec %s --root %s "$@"\n' "'$RUNTIME'" "'$d/berth-state'" \
+    > "$PEER_TMP/rt/berth-runtime"
+  chmod +x "$PEER_TMP/rt/berth-runtime"
+  peer_wrapper podman env "CONTAINERS_CONF='$d/containers.conf'" podman \
+    --root "'$d/root'" --runroot "'$d/runroot'" --storage-driver overlay \
+    --cgroup-manager cgroupfs --events-backend file --runtime "'$PEER_TMP/rt/berth-runtime'"
   podman_cmd import "$PEER_TMP/rootfs.tar" localhost/bb:latest > "$d/import.log" 2>&1
 }
 
-# $PEER_TMP/bin/podman: podman with our private config and storage, and
-# berth-runtime with a private state root (podman passes no --root of its
-# own); a script so that script(1) can run it too.
-podman_cmd() { "$PEER_TMP/bin/podman" "$@"; }
-
-podman_wrapper() {
-  local d=$PEER_TMP/podman
-  mkdir -p "$PEER_TMP/bin"
-  cat > "$PEER_TMP/bin/podman" <<EOF
-#!/bin/sh
-CONTAINERS_CONF='$d/containers.conf' exec podman \\
-  --root '$d/root' --runroot '$d/runroot' --storage-driver overlay \\
-  --cgroup-manager cgroupfs --events-backend file \\
-  --runtime '$RUNTIME' --runtime-flag 'root=$d/berth-state' "\$@"
-EOF
-  chmod +x "$PEER_TMP/bin/podman"
-}
+podman_cmd() { peer_run podman "$@"; }
 
 podman_teardown() {
-  [ -d "$PEER_TMP/podman/root" ] || return 0
+  [ -x "$PEER_TMP/bin/podman" ] || return 0
+  local id
+  for id in $(podman_cmd ps -aq --filter status=paused 2>/dev/null); do
+    podman_cmd unpause "$id" >/dev/null 2>&1 || true
+  done
   podman_cmd rm -af -t 0 >/dev/null 2>&1 || true
 }
 
@@ -150,6 +184,7 @@ dockerd_setup() {
   local d=$PEER_TMP/dockerd
   mkdir -p "$d"
   echo '{}' > "$d/daemon.json"
+  peer_wrapper docker "'$DOCKER_CLI'" -H "'unix://$d/docker.sock'"
   dockerd --config-file "$d/daemon.json" \
     --data-root "$d/data" --exec-root "$d/exec" --pidfile "$d/docker.pid" \
     --host "unix://$d/docker.sock" --bridge none --iptables=false --ip6tables=false \
@@ -169,16 +204,19 @@ dockerd_wait() {
   tar -C "$PEER_TMP/rootfs" -c . | docker_cmd import - bb:latest > "$d/import.log" 2>&1
 }
 
-docker_cmd() { "$DOCKER_CLI" -H "unix://$PEER_TMP/dockerd/docker.sock" "$@"; }
+docker_cmd() { peer_run docker "$@"; }
 
 dockerd_teardown() {
-  local d=$PEER_TMP/dockerd pid
+  local d=$PEER_TMP/dockerd pid id
   [ -f "$d/started.pid" ] || return 0
   pid=$(cat "$d/started.pid")
   if kill -0 "$pid" 2>/dev/null; then
-    local ids
-    ids=$(docker_cmd ps -aq 2>/dev/null)
-    [ -z "$ids" ] || docker_cmd rm -f $ids >/dev/null 2>&1 || true
+    for id in $(docker_cmd ps -q --filter status=paused 2>/dev/null); do
+      docker_cmd unpause "$id" >/dev/null 2>&1 || true
+    done
+    for id in $(docker_cmd ps -aq 2>/dev/null); do
+      docker_cmd rm -f "$id" >/dev/null 2>&1 || true
+    done
   fi
   stop_pid "$pid"
 }
@@ -207,6 +245,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.snapshotter.v1.b
   [plugins."io.containerd.internal.v1.opt"]
     path = "$d/opt"
 EOF
+  # ctr: the client; ctr-run and ctr-exec: `ctr run` / `ctr task exec` with
+  # berth-runtime (private state root) and private fifo directory.
+  peer_wrapper ctr ctr -a "'$d/containerd.sock'"
+  peer_wrapper ctr-run ctr -a "'$d/containerd.sock'" run --fifo-dir "'$d/fifo'" \
+    --runc-binary "'$RUNTIME'" --runc-root "'$d/berth-state'"
+  peer_wrapper ctr-exec ctr -a "'$d/containerd.sock'" task exec --fifo-dir "'$d/fifo'"
   containerd --config "$d/config.toml" > "$d/containerd.log" 2>&1 3>&- </dev/null &
   echo $! > "$d/started.pid"
   "$BATS_TEST_DIRNAME/peers/make-oci-archive.sh" "$PEER_TMP/rootfs" "$d/bb.tar" \
@@ -223,15 +267,24 @@ containerd_wait() {
   ctr_cmd images import "$d/bb.tar" > "$d/import.log" 2>&1
 }
 
-ctr_cmd() { ctr -a "$PEER_TMP/containerd/containerd.sock" "$@"; }
+ctr_cmd() { peer_run ctr "$@"; }
+ctr_run() { peer_run ctr-run "$@"; }
+ctr_exec() { peer_run ctr-exec "$@"; }
 
-# ctr_run ARGS...: `ctr run` with berth-runtime and private fifo/state dirs.
-ctr_run() {
-  local d=$PEER_TMP/containerd
-  ctr_cmd run --fifo-dir "$d/fifo" --runc-binary "$RUNTIME" --runc-root "$d/runc" "$@"
+# ctr_task_status ID: RUNNING, PAUSED, STOPPED... or nothing.
+ctr_task_status() { ctr_cmd task ls 2>/dev/null | awk -v id="$1" '$1 == id {print $3}'; }
+
+# ctr_wait_status ID STATUS [SECONDS]
+ctr_wait_status() {
+  local n=$((${3:-10} * 10))
+  while [ "$n" -gt 0 ]; do
+    [ "$(ctr_task_status "$1")" = "$2" ] && return 0
+    sleep 0.1
+    n=$((n - 1))
+  done
+  echo "task $1 is '$(ctr_task_status "$1")', not $2"
+  return 1
 }
-
-ctr_exec() { ctr_cmd task exec --fifo-dir "$PEER_TMP/containerd/fifo" "$@"; }
 
 containerd_teardown() {
   local d=$PEER_TMP/containerd pid id
@@ -239,9 +292,10 @@ containerd_teardown() {
   pid=$(cat "$d/started.pid")
   if kill -0 "$pid" 2>/dev/null; then
     for id in $(ctr_cmd task ls -q 2>/dev/null); do
+      # a frozen task only dies once thawed
+      [ "$(ctr_task_status "$id")" != PAUSED ] || ctr_cmd task resume "$id" >/dev/null 2>&1
       ctr_cmd task kill -s KILL "$id" >/dev/null 2>&1 || true
-      wait_until 5 sh -c "! ctr -a '$d/containerd.sock' task ls -q | grep -qx '$id' || \
-        ctr -a '$d/containerd.sock' task ls | grep -q '^$id .*STOPPED'"
+      ctr_wait_status "$id" STOPPED 5 >/dev/null
       ctr_cmd task delete -f "$id" >/dev/null 2>&1 || true
     done
     for id in $(ctr_cmd containers ls -q 2>/dev/null); do
@@ -249,4 +303,28 @@ containerd_teardown() {
     done
   fi
   stop_pid "$pid"
+}
+
+# ---- berth-runtime itself ------------------------------------------------
+
+# podman_rt ARGS...: berth-runtime on podman's state root.
+podman_rt() { "$RUNTIME" --root "$PEER_TMP/podman/berth-state" "$@"; }
+
+# peer_runtime_sweep ROOT: after the engines cleaned up, berth-runtime state
+# left under ROOT is a leak: report it, thaw and delete it.
+peer_runtime_sweep() {
+  local root=$1 id st
+  [ -d "$root" ] || return 0
+  while read -r id st; do
+    [ -n "$id" ] || continue
+    peer_log "berth-runtime container left behind in $root: $id ($st)"
+    [ "$st" != paused ] || "$RUNTIME" --root "$root" resume "$id" >/dev/null 2>&1
+    "$RUNTIME" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+  done < <("$RUNTIME" --root "$root" list --format json 2>/dev/null | jq -r '.[]? | "\(.id) \(.status)"')
+}
+
+peer_runtime_sweep_all() {
+  peer_runtime_sweep "$PEER_TMP/podman/berth-state"
+  peer_runtime_sweep "$PEER_TMP/dockerd/exec/runtime-berth/moby"
+  peer_runtime_sweep "$PEER_TMP/containerd/berth-state/default"
 }

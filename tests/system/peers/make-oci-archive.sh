@@ -1,7 +1,7 @@
 #!/bin/sh
 # make-oci-archive.sh ROOTFS OUT.tar NAME: pack a rootfs directory as a
-# one-layer OCI image layout tarball (for `ctr images import`,
-# `podman load`, `docker load` needs docker-archive instead).
+# one-layer OCI image layout tarball named NAME (io.containerd.image.name),
+# for `ctr images import` (podman load reads it too).
 set -eu
 rootfs=$1 out=$2 name=$3
 work=$(mktemp -d "${TMPDIR:-/tmp}/berth-oci.XXXXXX")
