@@ -329,3 +329,29 @@ teardown() { teardown_runtime; }
   rt delete "$CID"
   assert_clean "$CID"
 }
+
+@test "idmapped bind mounts map ids, with and without a user namespace" {
+  share=$BATS_TEST_TMPDIR/share
+  mkdir -p "$share"
+  echo hostfile > "$share/f"
+  cfg ".mounts += [{\"destination\":\"/share\",\"type\":\"bind\",\"source\":\"$share\",\"options\":[\"bind\",\"idmap\"],\"uidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}],\"gidMappings\":[{\"containerID\":0,\"hostID\":1000,\"size\":1}]}]"
+  cfg_args sh -c 'stat -c "%u:%g" /share/f; cat /share/f'
+  run rt run -b "$BUNDLE" "$CID"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "1000:1000" ]
+  [ "${lines[1]}" = hostfile ]
+  # A user-namespaced container owns the host's root-owned files through the
+  # mount, and what it writes lands on disk as root.
+  m='[{"containerID":0,"hostID":100000,"size":65536}]'
+  cfg ".linux.namespaces += [{\"type\":\"user\"}] | .linux.uidMappings = $m | .linux.gidMappings = $m | .mounts[-1].uidMappings = $m | .mounts[-1].gidMappings = $m"
+  chown -R 100000:100000 "$BUNDLE/rootfs"
+  d=$BUNDLE
+  while [ "$d" != / ]; do chmod o+x "$d"; d=$(dirname "$d"); done
+  cfg_args sh -c 'stat -c "%u:%g" /share/f; echo new > /share/g && echo wrote'
+  run rt run -b "$BUNDLE" "$CID"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "0:0" ]
+  [ "${lines[1]}" = wrote ]
+  [ "$(stat -c %u:%g "$share/g")" = "0:0" ]
+  assert_clean "$CID"
+}

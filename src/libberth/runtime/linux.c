@@ -645,6 +645,11 @@ static void close_inherited(const struct linux_spawn *sp, int sync, const struct
     keep[n++] = sp->fifo_fd;
     keep[n++] = sp->console_socket;
     keep[n++] = log_get_fd();
+    for (size_t i = 0; sp->idmapped_fds && i < sp->spec->n_mounts && n < ARRAY_SIZE(keep); i++) {
+        if (sp->idmapped_fds[i] >= 0) {
+            keep[n++] = sp->idmapped_fds[i];
+        }
+    }
     for (size_t i = 0; i < njoins && n < ARRAY_SIZE(keep); i++) {
         keep[n++] = joins[i].fd;
     }
@@ -688,7 +693,8 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
         berth_error_sys(&e, errno, "setdomainname '%s'", s->domainname);
         child_fail(sync, e);
     }
-    struct rootfs_opts ro = {.in_userns = userns, .new_cgroupns = cg && !cg->path};
+    struct rootfs_opts ro = {
+        .in_userns = userns, .new_cgroupns = cg && !cg->path, .idmapped_fds = sp->idmapped_fds};
     for (size_t i = 0; i < s->linux_.n_uid_mappings; i++) {
         if (s->linux_.uid_mappings[i].container_id == 0) {
             ro.host_root_uid = s->linux_.uid_mappings[i].host_id;
@@ -906,6 +912,7 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
     struct ns_join joins[16];
     size_t njoins = 0;
     struct cgroup_entry ce = {.v2_fd = -1};
+    int *idfds = NULL;
     int r = open_join_namespaces(s, joins, &njoins, err);
     if (r < 0) {
         return r;
@@ -916,6 +923,23 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
     }
     bool entered = !sp->cgroup;
     int sv[2] = {-1, -1};
+    /* Idmapped mounts are made here, where the runtime has the privilege
+     * over their filesystems that the kernel asks for; the init moves them
+     * into place. */
+    idfds = xcalloc(s->n_mounts + 1, sizeof(int));
+    bool any_idmap = false;
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        idfds[i] = -1;
+        if (s->mounts[i].attrs & (OCI_MOUNT_IDMAP | OCI_MOUNT_RIDMAP)) {
+            r = mount_make_idmapped(&s->mounts[i], &idfds[i], err);
+            if (r < 0) {
+                berth_error_prefix(err, "mounts[%zu]", i);
+                goto out_joins;
+            }
+            any_idmap = true;
+        }
+    }
+    sp->idmapped_fds = any_idmap ? idfds : NULL;
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
         r = berth_error_sys(err, errno, "socketpair");
         goto out_joins;
@@ -1061,6 +1085,11 @@ int linux_create(struct linux_spawn *sp, struct berth_error **err)
     }
     sp->pid = pid;
     close(sv[0]);
+    for (size_t i = 0; i < s->n_mounts; i++) {
+        safe_close(idfds[i]);
+    }
+    free(idfds);
+    sp->idmapped_fds = NULL;
     return 0;
 
 out_child_error:
@@ -1090,6 +1119,11 @@ out_joins:
     for (size_t i = 0; i < njoins; i++) {
         close(joins[i].fd);
     }
+    for (size_t i = 0; idfds && i < s->n_mounts; i++) {
+        safe_close(idfds[i]);
+    }
+    free(idfds);
+    sp->idmapped_fds = NULL;
     return r;
 }
 

@@ -49,7 +49,8 @@ struct linux_spawn {
     bool no_new_keyring;
     const struct seccomp_program *seccomp;
     struct cgroup *cgroup;
-    pid_t join_pid; /* exec: the container's init, whose namespaces are joined */
+    pid_t join_pid;          /* exec: the container's init, whose namespaces are joined */
+    const int *idmapped_fds; /* internal to linux_create */
     /* out */
     pid_t pid;
 };

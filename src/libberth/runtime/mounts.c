@@ -13,6 +13,9 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sched.h>
+#include <signal.h>
 #include <termios.h>
 
 #include "basic/alloc.h"
@@ -477,8 +480,8 @@ static int mount_cgroups(int rootfd, const struct oci_mount *m, const struct roo
     return 0;
 }
 
-static int mount_one(int rootfd, const struct oci_mount *m, const struct rootfs_opts *o,
-                     struct berth_error **err)
+static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
+                     const struct rootfs_opts *o, struct berth_error **err)
 {
     const char *type = m->type ? m->type : "bind";
     bool bind = (m->flags & MS_BIND) != 0;
@@ -510,9 +513,17 @@ static int mount_one(int rootfd, const struct oci_mount *m, const struct rootfs_
             return r;
         }
     } else if (bind) {
-        if (m->attrs & (OCI_MOUNT_IDMAP | OCI_MOUNT_RIDMAP)) {
-            return berth_error_set(err, EOPNOTSUPP, "mount '%s': idmapped mounts not supported yet",
-                                   m->destination);
+        if (idmapped_fd >= 0) {
+            if (move_mount(idmapped_fd, "", fd, "",
+                           MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+                return berth_error_sys(err, errno, "mount idmapped '%s' on '%s'", m->source,
+                                       m->destination);
+            }
+            _cleanup_close_ int top = reopen(rootfd, m->destination, cf, err);
+            if (top < 0) {
+                return top;
+            }
+            return apply_mount_attrs(rootfd, m, top, err);
         }
         int r =
             do_mount(m->source, fd, m->destination, NULL, MS_BIND | (m->flags & MS_REC), NULL, err);
@@ -725,7 +736,8 @@ int rootfs_prepare(const struct oci_spec *spec, const struct rootfs_opts *o, int
         return berth_error_sys(err, errno, "open rootfs '%s'", spec->root_path);
     }
     for (size_t i = 0; i < spec->n_mounts; i++) {
-        int r = mount_one(rootfd, &spec->mounts[i], o, err);
+        int r =
+            mount_one(rootfd, &spec->mounts[i], o->idmapped_fds ? o->idmapped_fds[i] : -1, o, err);
         if (r < 0) {
             return berth_error_prefix(err, "mounts[%zu]", i);
         }
@@ -991,5 +1003,85 @@ int proc_write_sysctl(int procfd, const char *key, const char *value, struct ber
     if (write(fd, value, strlen(value)) < 0) {
         return berth_error_sys(err, errno, "sysctl '%s' = '%s'", key, value);
     }
+    return 0;
+}
+
+/* A user namespace with these mappings, as an fd: a child unshares it and
+ * waits while we write its maps, then we keep its /proc/<pid>/ns/user. */
+static int userns_fd(const struct oci_idmap *u, size_t nu, const struct oci_idmap *g, size_t ng,
+                     struct berth_error **err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return berth_error_sys(err, errno, "pipe");
+    }
+    pid_t pid = (pid_t)syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid == 0) {
+        char c;
+        close(p[1]);
+        (void)!read(p[0], &c, 1); /* until the parent closes its end */
+        _exit(0);
+    }
+    close(p[0]);
+    int r = 0;
+    if (pid < 0) {
+        r = berth_error_sys(err, errno, "create a user namespace for an idmapped mount");
+        close(p[1]);
+        return r;
+    }
+    const struct {
+        const char *file;
+        const struct oci_idmap *m;
+        size_t n;
+    } maps[] = {{"uid_map", u, nu}, {"gid_map", g, ng}};
+    for (size_t k = 0; k < 2 && r >= 0; k++) {
+        struct strbuf sb = STRBUF_INIT;
+        for (size_t i = 0; i < maps[k].n; i++) {
+            strbuf_addf(&sb, "%u %u %u\n", maps[k].m[i].container_id, maps[k].m[i].host_id,
+                        maps[k].m[i].size);
+        }
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, maps[k].file);
+        r = write_file_at(AT_FDCWD, path, strbuf_str(&sb), sb.len, err);
+        strbuf_release(&sb);
+    }
+    int fd = -1;
+    if (r >= 0) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)pid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            r = berth_error_sys(err, errno, "open '%s'", path);
+        }
+    }
+    close(p[1]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    return r < 0 ? r : fd;
+}
+
+int mount_make_idmapped(const struct oci_mount *m, int *ret_fd, struct berth_error **err)
+{
+    _cleanup_close_ int ns =
+        userns_fd(m->uid_mappings, m->n_uid_mappings, m->gid_mappings, m->n_gid_mappings, err);
+    if (ns < 0) {
+        return berth_error_prefix(err, "mount '%s'", m->destination);
+    }
+    bool rec = (m->flags & MS_REC) != 0;
+    int tree = open_tree(AT_FDCWD, m->source,
+                         OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (rec ? AT_RECURSIVE : 0));
+    if (tree < 0) {
+        return berth_error_sys(err, errno, "mount '%s': clone '%s'", m->destination, m->source);
+    }
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)ns};
+    unsigned flags = AT_EMPTY_PATH | ((m->attrs & OCI_MOUNT_RIDMAP) ? AT_RECURSIVE : 0);
+    if (mount_setattr(tree, "", flags, &attr, sizeof(attr)) < 0) {
+        int e = errno;
+        close(tree);
+        return berth_error_sys(err, e, "mount '%s': idmap '%s'%s", m->destination, m->source,
+                               e == EINVAL ? " (its filesystem does not support idmapped mounts)"
+                                           : "");
+    }
+    *ret_fd = tree;
     return 0;
 }

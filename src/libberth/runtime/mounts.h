@@ -25,6 +25,9 @@ struct rootfs_opts {
     bool in_userns;         /* mknod and some mounts are refused in a user namespace */
     bool new_cgroupns;      /* cgroup mounts show the container's cgroup as root */
     unsigned host_root_uid; /* the host uid of the container's root, for messages */
+    /* Per config mount: a detached, already idmapped mount made by the
+     * runtime (see linux.c), or -1. NULL when there is none. */
+    const int *idmapped_fds;
 };
 
 /* Returns an O_PATH fd of the rootfs mount in *ret_rootfd. */
@@ -42,6 +45,11 @@ int rootfs_setup_console(int console_socket, const struct oci_process *p, int *r
 /* Write "value" to /proc/sys/<key with dots as slashes> through a private
  * procfs instance, refusing symlinks and non-procfs targets (CVE-2025-52881). */
 int proc_write_sysctl(int procfd, const char *key, const char *value, struct berth_error **err);
+/* Make the detached idmapped mount for m (bind with idmap/ridmap): the
+ * source cloned with open_tree, its ids mapped through a user namespace
+ * built from m's uidMappings/gidMappings. Runs in the runtime, which has
+ * the privilege over the source filesystem that the kernel asks for. */
+int mount_make_idmapped(const struct oci_mount *m, int *ret_fd, struct berth_error **err);
 /* A detached, private procfs mount for safe writes (fsopen/fsmount). */
 int proc_open_private(struct berth_error **err);
 

@@ -161,7 +161,7 @@ json_t *spec_features(void)
         "mountOptions", opts, "linux", "namespaces", "cgroup", "ipc", "mount", "network", "pid",
         "user", "uts", "time", "capabilities", caps, "cgroup", "v1", 1, "v2", 1, "systemd", 1,
         "systemdUser", 0, "rdma", 0, "seccomp", seccomp_features_json(), "apparmor", "enabled", 0,
-        "selinux", "enabled", 0, "intelRdt", "enabled", 0, "mountExtensions", "idmap", "enabled", 0,
+        "selinux", "enabled", 0, "intelRdt", "enabled", 0, "mountExtensions", "idmap", "enabled", 1,
         "annotations");
     return j;
 }
