@@ -136,3 +136,13 @@ assert_nothing_left() {
   ! grep -qs "$BATS_TEST_TMPDIR" /proc/self/mountinfo || {
     echo "host mounts left:"; grep "$BATS_TEST_TMPDIR" /proc/self/mountinfo; return 1; }
 }
+
+# runf CMD...: bats' run, but the output goes through a file: a container
+# that CMD wrongly created would hold a pipe open and hang the test.
+runf() {
+  local f=$BATS_TEST_TMPDIR/runf.out
+  status=0
+  "$@" >"$f" 2>&1 </dev/null || status=$?
+  output=$(cat "$f")
+  mapfile -t lines <<<"$output"
+}

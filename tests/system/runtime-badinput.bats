@@ -13,16 +13,6 @@ setup() {
 teardown() { teardown_isolated; }
 teardown_file() { teardown_isolated_file; }
 
-# runf CMD...: bats' run, but the output goes through a file: a container
-# that CMD wrongly created would hold a pipe open and hang the test.
-runf() {
-  local f=$BATS_TEST_TMPDIR/runf.out
-  status=0
-  "$@" >"$f" 2>&1 </dev/null || status=$?
-  output=$(cat "$f")
-  mapfile -t lines <<<"$output"
-}
-
 # create_fails SUBSTRING...: `create` fails, its message has every
 # substring, nothing is left.
 create_fails() {

@@ -47,16 +47,6 @@ crun() {
   mapfile -t lines <<<"$output"
 }
 
-# runf CMD...: bats' run, but the output goes through a file: a container
-# that CMD wrongly created would hold a pipe open and hang the test.
-runf() {
-  local f=$BATS_TEST_TMPDIR/runf.out
-  status=0
-  "$@" >"$f" 2>&1 </dev/null || status=$?
-  output=$(cat "$f")
-  mapfile -t lines <<<"$output"
-}
-
 # A private copy of the runtime binary: a successful attack damages only it,
 # and no unrelated process running the shared build keeps it busy.
 use_runtime_copy() {
