@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -32,6 +33,7 @@
 #include "basic/strv.h"
 #include "libberth/common/json-util.h"
 #include "libberth/runtime/caps.h"
+#include "libberth/runtime/cgroup.h"
 #include "libberth/runtime/container.h"
 #include "libberth/runtime/spec-default.h"
 
@@ -917,6 +919,68 @@ static int cmd_features(struct global *g, int argc, char **argv, struct berth_er
     return print_json(j, true);
 }
 
+/* runc's stats event: {"type":"stats","id":..,"data":{cpu,memory,pids,blkio}}. */
+static json_t *stats_event(const char *id, const struct cgroup_stats *st)
+{
+    json_t *mem =
+        json_pack("{s:{s:I, s:I, s:I}, s:I}", "usage", "usage", (json_int_t)st->memory_usage,
+                  "limit", (json_int_t)(st->memory_limit == UINT64_MAX ? 0 : st->memory_limit),
+                  "max", (json_int_t)st->memory_max_usage, "cache", (json_int_t)st->memory_cache);
+    json_t *data = json_pack(
+        "{s:{s:{s:I, s:I, s:I}}, s:o, s:{s:I, s:I}, s:{s:[{s:s, s:I}, {s:s, s:I}]}}", "cpu",
+        "usage", "total", (json_int_t)st->cpu_usage_ns, "user", (json_int_t)st->cpu_user_ns,
+        "kernel", (json_int_t)st->cpu_system_ns, "memory", mem, "pids", "current",
+        (json_int_t)st->pids_current, "limit", (json_int_t)st->pids_limit, "blkio",
+        "ioServiceBytesRecursive", "op", "Read", "value", (json_int_t)st->blkio_read_bytes, "op",
+        "Write", "value", (json_int_t)st->blkio_write_bytes);
+    return json_pack("{s:s, s:s, s:o}", "type", "stats", "id", id, "data", data);
+}
+
+static int cmd_events(struct global *g, int argc, char **argv, struct berth_error **err)
+{
+    bool stats = false;
+    const char *interval = "5s";
+    struct opt_def defs[] = {
+        {"stats", 0, OPT_BOOL, &stats, "display the container's stats then exit", NULL},
+        {"interval", 0, OPT_STRING, &interval, "set the stats collection interval", NULL},
+        {0}};
+    _cleanup_strv_free_ char **args = NULL;
+    int r = opts_parse(defs, argc, argv, OPTS_GO, &args, err);
+    if (r >= 0) {
+        r = need_args(args, 1, 1, "events", err);
+    }
+    if (r < 0) {
+        return r;
+    }
+    int64_t ns;
+    if (parse_duration(interval, &ns) < 0 || ns <= 0) {
+        return berth_error_set(err, EINVAL, "invalid --interval '%s'", interval);
+    }
+    /* Without --stats: one stats event per interval until the container
+     * stops (runc also reports OOM kills as {"type":"oom"}). */
+    uint64_t ooms = 0;
+    for (bool first = true;; first = false) {
+        struct cgroup_stats st;
+        r = berth_runtime_stats(&g->rt, args[0], &st, err);
+        if (r < 0) {
+            return stats || first ? r : 0;
+        }
+        if (!first && st.oom_kills > ooms) {
+            _cleanup_json_ json_t *oom = json_pack("{s:s, s:s}", "type", "oom", "id", args[0]);
+            print_json(oom, false);
+        }
+        ooms = st.oom_kills;
+        _cleanup_json_ json_t *ev = stats_event(args[0], &st);
+        print_json(ev, false);
+        fflush(stdout);
+        if (stats) {
+            return 0;
+        }
+        struct timespec ts = {ns / 1000000000, ns % 1000000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 static int cmd_unsupported(struct global *g, int argc, char **argv, struct berth_error **err)
 {
     return berth_error_set(err, EOPNOTSUPP, "checkpoint/restore is not supported by berth");
@@ -930,6 +994,7 @@ static const struct command {
     {"checkpoint", cmd_unsupported, NULL},
     {"create", cmd_create, "create a container"},
     {"delete", cmd_delete, "delete any resources held by the container"},
+    {"events", cmd_events, "display container events such as OOM notifications and stats"},
     {"exec", cmd_exec, "execute new process inside the container"},
     {"features", cmd_features, "show the enabled features"},
     {"kill", cmd_kill, "kill sends the specified signal to the container's init process"},

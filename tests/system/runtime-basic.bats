@@ -355,3 +355,22 @@ teardown() { teardown_runtime; }
   [ "$(stat -c %u:%g "$share/g")" = "0:0" ]
   assert_clean "$CID"
 }
+
+@test "events: stats snapshot and stream from the container's cgroup" {
+  cfg_args sh -c 'sleep 100 & sleep 100'
+  cfg '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 50}'
+  rt run -d -b "$BUNDLE" "$CID"
+  run rt events --stats "$CID"
+  [ "$status" -eq 0 ]
+  [ "$(echo "$output" | jq -r .type)" = stats ]
+  [ "$(echo "$output" | jq -r .data.memory.usage.limit)" = 67108864 ]
+  [ "$(echo "$output" | jq -r .data.pids.limit)" = 50 ]
+  [ "$(echo "$output" | jq -r .data.pids.current)" -ge 2 ]
+  [ "$(echo "$output" | jq -r .data.memory.usage.usage)" -gt 0 ]
+  run timeout 3 "$RUNTIME" --root "$STATE_ROOT" events --interval 200ms "$CID"
+  [ "$(echo "$output" | grep -c '"type":"stats"')" -ge 3 ]
+  rt delete --force "$CID"
+  run rt events --stats "$CID"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"does not exist"* ]]
+}

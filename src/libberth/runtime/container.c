@@ -550,6 +550,21 @@ int berth_runtime_pids(const struct berth_runtime *rt, const char *id, pid_t **r
     return 0;
 }
 
+static int do_stats(struct cgroup *cg, struct container_state *s, void *data,
+                    struct berth_error **err)
+{
+    if (s->status == STATUS_STOPPED) {
+        return berth_error_set(err, EINVAL, "container '%s' is not running", s->id);
+    }
+    return cgroup_get_stats(cg, data, err);
+}
+
+int berth_runtime_stats(const struct berth_runtime *rt, const char *id, struct cgroup_stats *ret,
+                        struct berth_error **err)
+{
+    return with_cgroup(rt, id, do_stats, ret, err);
+}
+
 static int cmp_state(const void *a, const void *b)
 {
     return strcmp((*(struct container_state *const *)a)->id,

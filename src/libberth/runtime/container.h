@@ -50,6 +50,10 @@ int berth_runtime_update(const struct berth_runtime *rt, const char *id, json_t 
                          struct berth_error **err);
 int berth_runtime_pids(const struct berth_runtime *rt, const char *id, pid_t **ret, size_t *ret_n,
                        struct berth_error **err);
+struct cgroup_stats;
+/* Resource usage of the container's cgroup now. */
+int berth_runtime_stats(const struct berth_runtime *rt, const char *id, struct cgroup_stats *ret,
+                        struct berth_error **err);
 /* All containers under the root, sorted by id. */
 int berth_runtime_list(const struct berth_runtime *rt, struct container_state ***ret, size_t *ret_n,
                        struct berth_error **err);
