@@ -238,23 +238,26 @@ int chase_open(int rootfd, const char *path, int open_flags, unsigned flags)
     if (!force_fallback) {
         int fd = try_openat2(rootfd, path, open_flags, flags);
         if (fd == -ENOENT && (flags & CHASE_MKDIR)) {
-            /* Create the parents, then the target itself if a directory was asked. */
+            /* Create the parents, then the target itself if a directory was
+             * asked. */
             _cleanup_free_ char *parent = xstrdup(path);
             char *slash = strrchr(parent, '/');
+            int r = 0;
             if (slash) {
                 *slash = '\0';
-                int r = mkdir_parents(rootfd, parent, flags);
-                if (r < 0) {
-                    return r;
-                }
+                r = mkdir_parents(rootfd, parent, flags);
             }
-            if (open_flags & O_DIRECTORY) {
-                int r = mkdir_parents(rootfd, path, flags);
-                if (r < 0) {
-                    return r;
-                }
+            if (r >= 0 && (open_flags & O_DIRECTORY)) {
+                r = mkdir_parents(rootfd, path, flags);
             }
-            fd = try_openat2(rootfd, path, open_flags, flags);
+            fd = r < 0 ? r : try_openat2(rootfd, path, open_flags, flags);
+            if (fd == -ENOENT) {
+                /* A symlink on the way names a directory that does not exist
+                 * yet (mkdirat met the link itself): the walk resolves it
+                 * inside the root and creates the target, so both resolvers
+                 * agree. */
+                return walk(rootfd, path, open_flags, flags);
+            }
         }
         if (fd != -ENOSYS && fd != -E2BIG) {
             return fd;

@@ -228,6 +228,19 @@ static void check_chase(bool fallback)
     assert_int_equal(stat(p, &st), 0);
     assert_true(S_ISDIR(st.st_mode));
     assert_int_equal(stat("/etc/new", &st), -1);
+    /* MKDIR through a symlink to a directory that does not exist yet: both
+     * resolvers create the target inside the root. */
+    snprintf(p, sizeof(p), "%s/dl", root);
+    unlink(p);
+    assert_int_equal(symlink("/made-late/", p), 0);
+    fd = chase_open(rootfd, "/dl/sub", O_PATH | O_DIRECTORY, CHASE_MKDIR);
+    assert_true(fd >= 0);
+    close(fd);
+    snprintf(p, sizeof(p), "%s/made-late/sub", root);
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(stat("/made-late", &st), -1);
+    snprintf(p, sizeof(p), "rm -rf %s/made-late", root);
+    assert_int_equal(system(p), 0);
     close(rootfd);
     chase_force_fallback(false);
 }
