@@ -189,7 +189,6 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
         return r;
     }
     run_poststop(s);
-    _cleanup_close_ int rootfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     _cleanup_free_ char *parent = xstrdup(s->dir);
     char *slash = strrchr(parent, '/');
     *slash = '\0';

@@ -54,10 +54,13 @@ static int run_one(const struct oci_hook *h, const char *where, const char *stat
     }
     close(in[0]);
     close(out[1]);
-    /* The hook may not read stdin at all: ignore EPIPE. */
-    signal(SIGPIPE, SIG_IGN);
+    /* The hook may not read stdin at all: a short write is fine, and the
+     * caller's SIGPIPE disposition is put back afterwards. */
+    struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+    sigaction(SIGPIPE, &ign, &old);
     (void)write_all(in[1], state_json, strlen(state_json));
     close(in[1]);
+    sigaction(SIGPIPE, &old, NULL);
 
     struct strbuf output = STRBUF_INIT;
     int64_t deadline = h->timeout > 0 ? now_ms() + (int64_t)h->timeout * 1000 : -1;
