@@ -56,10 +56,10 @@
 #include "basic/error.h"
 
 struct registry_options {
-    const char *certs_dir;    /* NULL: /etc/docker/certs.d and /etc/containers/certs.d */
-    char **insecure;          /* extra "host[:port]" plain-HTTP/unverified registries */
-    char **mirrors;           /* URLs tried first for docker.io pulls ("https://m.example") */
-    const char *username;     /* explicit credentials (login), else auth.h lookup */
+    const char *certs_dir; /* NULL: /etc/docker/certs.d and /etc/containers/certs.d */
+    char **insecure;       /* extra "host[:port]" plain-HTTP/unverified registries */
+    char **mirrors;        /* URLs tried first for docker.io pulls ("https://m.example") */
+    const char *username;  /* explicit credentials (login), else auth.h lookup */
     const char *password;
     long connect_timeout_ms;  /* 0: 30000 */
     long low_speed_timeout_s; /* no byte for this long: ETIMEDOUT; 0: 30 */
@@ -114,8 +114,8 @@ int registry_blob_upload(struct registry *r, const char *repo, const char *diges
                          void *userdata, struct berth_error **err);
 /* PUT a manifest under a tag or digest; *ret_digest (may be NULL) is its digest. */
 int registry_put_manifest(struct registry *r, const char *repo, const char *reference,
-                          const char *media_type, const char *body, size_t len,
-                          char **ret_digest, struct berth_error **err);
+                          const char *media_type, const char *body, size_t len, char **ret_digest,
+                          struct berth_error **err);
 
 /* Whether a domain is insecure by default (loopback names/addresses). */
 int registry_is_loopback(const char *domain);

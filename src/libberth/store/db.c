@@ -1,0 +1,405 @@
+/* db.c - the SQLite metadata database, through a dlopen()ed libsqlite3. */
+#include "db.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/log.h"
+
+#define SQLITE_SONAME "libsqlite3.so.0"
+#define BUSY_TIMEOUT_MS 60000
+
+#define SQ_SYMBOLS(X)                                                                              \
+    X(sqlite3_open_v2)                                                                             \
+    X(sqlite3_close_v2)                                                                            \
+    X(sqlite3_busy_timeout)                                                                        \
+    X(sqlite3_exec)                                                                                \
+    X(sqlite3_prepare_v2)                                                                          \
+    X(sqlite3_bind_text)                                                                           \
+    X(sqlite3_bind_int64)                                                                          \
+    X(sqlite3_bind_null)                                                                           \
+    X(sqlite3_step)                                                                                \
+    X(sqlite3_column_text)                                                                         \
+    X(sqlite3_column_int64)                                                                        \
+    X(sqlite3_finalize)                                                                            \
+    X(sqlite3_changes)                                                                             \
+    X(sqlite3_errmsg)                                                                              \
+    X(sqlite3_extended_errcode)                                                                    \
+    X(sqlite3_get_autocommit)                                                                      \
+    X(sqlite3_db_handle)
+
+#define SQ_MEMBER(name) __typeof__(name) *name;
+static struct {
+    SQ_SYMBOLS(SQ_MEMBER)
+} sq;
+#undef SQ_MEMBER
+
+static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
+static bool sq_ok;
+static const char *sq_missing;
+
+static void sq_load_once(void)
+{
+    void *h = dlopen(SQLITE_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        return;
+    }
+#define SQ_RESOLVE(name)                                                                           \
+    if (!sq_missing) {                                                                             \
+        sq.name = (__typeof__(name) *)dlsym(h, #name);                                             \
+        if (!sq.name)                                                                              \
+            sq_missing = #name;                                                                    \
+    }
+    SQ_SYMBOLS(SQ_RESOLVE)
+#undef SQ_RESOLVE
+    sq_ok = !sq_missing;
+}
+
+static int sq_load(struct berth_error **err)
+{
+    pthread_once(&sq_once, sq_load_once);
+    if (sq_missing) {
+        return berth_error_set(err, ELIBBAD, "%s: missing symbol '%s'", SQLITE_SONAME, sq_missing);
+    }
+    if (!sq_ok) {
+        return berth_error_set(err, ELIBACC, "%s not found: install libsqlite3-0", SQLITE_SONAME);
+    }
+    return 0;
+}
+
+struct berth_db {
+    sqlite3 *h;
+    char *path;
+};
+
+struct db_stmt {
+    sqlite3_stmt *st;
+    struct berth_db *db;
+};
+
+/* SQLite result codes to errno: busy/locked past the timeout is EBUSY, a
+ * full disk ENOSPC, a constraint (duplicate name) EEXIST, corruption EIO. */
+static int sq_errno(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return EBUSY;
+    case SQLITE_FULL:
+        return ENOSPC;
+    case SQLITE_CONSTRAINT:
+        return EEXIST;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return EROFS;
+    case SQLITE_NOMEM:
+        return ENOMEM;
+    case SQLITE_CANTOPEN:
+        return EACCES;
+    default:
+        return EIO;
+    }
+}
+
+static int sq_error(struct berth_db *db, int rc, struct berth_error **err, const char *what)
+{
+    return berth_error_set(err, sq_errno(rc), "metadata db '%s': %s: %s", db->path, what,
+                           sq.sqlite3_errmsg(db->h));
+}
+
+/* Schema, one entry per version; db_open applies those above user_version
+ * in one transaction each. */
+static const char *const schema[] = {
+    /* 1: images, tags, layers */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE layers(chain_id TEXT PRIMARY KEY, diff_id TEXT NOT NULL, parent TEXT,"
+    " size INTEGER NOT NULL, blob_digest TEXT, blob_size INTEGER, media_type TEXT,"
+    " created INTEGER NOT NULL);"
+    "CREATE TABLE images(id TEXT PRIMARY KEY, manifest_digest TEXT, manifest_media_type TEXT,"
+    " size INTEGER NOT NULL, created TEXT, added INTEGER NOT NULL);"
+    "CREATE TABLE image_layers(image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " idx INTEGER NOT NULL, chain_id TEXT NOT NULL REFERENCES layers(chain_id),"
+    " PRIMARY KEY(image_id, idx));"
+    "CREATE INDEX image_layers_chain ON image_layers(chain_id);"
+    "CREATE TABLE tags(name TEXT PRIMARY KEY,"
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE, added INTEGER NOT NULL);"
+    "CREATE INDEX tags_image ON tags(image_id);"
+    "CREATE TABLE repo_digests(repo TEXT NOT NULL, digest TEXT NOT NULL,"
+    " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
+    " PRIMARY KEY(repo, digest));"
+    "CREATE INDEX repo_digests_image ON repo_digests(image_id);",
+};
+
+static int db_migrate(struct berth_db *db, struct berth_error **err)
+{
+    _cleanup_(db_stmt_freep) struct db_stmt *st = NULL;
+    int r = db_query(db, &st, err, "PRAGMA user_version", "");
+    if (r < 0) {
+        return r;
+    }
+    r = db_step(st, err);
+    if (r < 0) {
+        return r;
+    }
+    int64_t version = r > 0 ? db_int(st, 0) : 0;
+    db_stmt_free(TAKE_PTR(st));
+    int64_t known = (int64_t)(sizeof(schema) / sizeof(schema[0]));
+    if (version > known) {
+        return berth_error_set(err, EPROTO,
+                               "metadata db '%s' has schema version %lld, this berth knows %lld: "
+                               "upgrade berth",
+                               db->path, (long long)version, (long long)known);
+    }
+    while (version < known) {
+        r = db_begin(db, err);
+        if (r < 0) {
+            return r;
+        }
+        /* Re-read under the write lock: another berth may have migrated. */
+        r = db_query(db, &st, err, "PRAGMA user_version", "");
+        if (r >= 0) {
+            r = db_step(st, err);
+        }
+        if (r < 0) {
+            db_rollback(db);
+            return r;
+        }
+        version = r > 0 ? db_int(st, 0) : 0;
+        db_stmt_free(TAKE_PTR(st));
+        if (version >= known) {
+            db_rollback(db);
+            break;
+        }
+        char *msg = NULL;
+        int rc = sq.sqlite3_exec(db->h, schema[version], NULL, NULL, &msg);
+        if (rc == SQLITE_OK) {
+            _cleanup_free_ char *pragma =
+                xasprintf("PRAGMA user_version = %lld", (long long)version + 1);
+            rc = sq.sqlite3_exec(db->h, pragma, NULL, NULL, NULL);
+        }
+        if (rc != SQLITE_OK) {
+            r = sq_error(db, rc, err, "migrate schema");
+            db_rollback(db);
+            return r;
+        }
+        r = db_commit(db, err);
+        if (r < 0) {
+            return r;
+        }
+        version++;
+    }
+    return 0;
+}
+
+int db_open(const char *root, struct berth_db **ret, struct berth_error **err)
+{
+    int r = sq_load(err);
+    if (r < 0) {
+        return r;
+    }
+    r = mkdir_p(root, 0711, err);
+    if (r < 0) {
+        return r;
+    }
+    struct berth_db *db = xcalloc(1, sizeof(*db));
+    db->path = xasprintf("%s/berth.db", root);
+    _cleanup_(db_closep) struct berth_db *owned = db;
+    int rc = sq.sqlite3_open_v2(
+        db->path, &db->h, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        if (!db->h) {
+            return berth_error_set(err, ENOMEM, "open metadata db '%s'", db->path);
+        }
+        return sq_error(db, rc, err, "open");
+    }
+    sq.sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+    /* WAL: readers never block the writer and a crash mid-write rolls back;
+     * synchronous=NORMAL in WAL mode keeps the database consistent across a
+     * power loss (a last commit may be lost, never half-applied). */
+    rc = sq.sqlite3_exec(db->h,
+                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                         " PRAGMA foreign_keys=ON;",
+                         NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        return sq_error(db, rc, err, "configure");
+    }
+    (void)chmod(db->path, 0600);
+    r = db_migrate(db, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret = TAKE_PTR(owned);
+    return 0;
+}
+
+void db_close(struct berth_db *db)
+{
+    if (!db) {
+        return;
+    }
+    if (db->h) {
+        sq.sqlite3_close_v2(db->h);
+    }
+    free(db->path);
+    free(db);
+}
+
+int db_begin(struct berth_db *db, struct berth_error **err)
+{
+    int rc = sq.sqlite3_exec(db->h, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : sq_error(db, rc, err, "begin transaction");
+}
+
+int db_commit(struct berth_db *db, struct berth_error **err)
+{
+    int rc = sq.sqlite3_exec(db->h, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        int r = sq_error(db, rc, err, "commit");
+        db_rollback(db);
+        return r;
+    }
+    return 0;
+}
+
+void db_rollback(struct berth_db *db)
+{
+    if (db && db->h && !sq.sqlite3_get_autocommit(db->h)) {
+        sq.sqlite3_exec(db->h, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+static int bind_args(struct db_stmt *st, const char *fmt, va_list ap, struct berth_error **err)
+{
+    int idx = 1;
+    for (const char *f = fmt; *f; f++, idx++) {
+        int rc;
+        switch (*f) {
+        case 's': {
+            const char *s = va_arg(ap, const char *);
+            rc = s ? sq.sqlite3_bind_text(st->st, idx, s, -1, SQLITE_TRANSIENT)
+                   : sq.sqlite3_bind_null(st->st, idx);
+            break;
+        }
+        case 'i':
+            rc = sq.sqlite3_bind_int64(st->st, idx, va_arg(ap, int64_t));
+            break;
+        case 'b':
+            rc = sq.sqlite3_bind_int64(st->st, idx, va_arg(ap, int));
+            break;
+        default:
+            return berth_error_set(err, EINVAL, "db: bad parameter format '%c'", *f);
+        }
+        if (rc != SQLITE_OK) {
+            return sq_error(st->db, rc, err, "bind");
+        }
+    }
+    return 0;
+}
+
+static int vquery(struct berth_db *db, struct db_stmt **ret, struct berth_error **err,
+                  const char *sql, const char *fmt, va_list ap)
+{
+    struct db_stmt *st = xcalloc(1, sizeof(*st));
+    st->db = db;
+    _cleanup_(db_stmt_freep) struct db_stmt *owned = st;
+    int rc = sq.sqlite3_prepare_v2(db->h, sql, -1, &st->st, NULL);
+    if (rc != SQLITE_OK) {
+        return sq_error(db, rc, err, "prepare");
+    }
+    int r = bind_args(st, fmt, ap, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret = TAKE_PTR(owned);
+    return 0;
+}
+
+int db_query(struct berth_db *db, struct db_stmt **ret, struct berth_error **err, const char *sql,
+             const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vquery(db, ret, err, sql, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int db_run(struct berth_db *db, struct berth_error **err, const char *sql, const char *fmt, ...)
+{
+    _cleanup_(db_stmt_freep) struct db_stmt *st = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vquery(db, &st, err, sql, fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        return r;
+    }
+    while ((r = db_step(st, err)) > 0) {
+    }
+    if (r < 0) {
+        return r;
+    }
+    return sq.sqlite3_changes(db->h);
+}
+
+int db_get_text(struct berth_db *db, char **ret, struct berth_error **err, const char *sql,
+                const char *fmt, ...)
+{
+    _cleanup_(db_stmt_freep) struct db_stmt *st = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int r = vquery(db, &st, err, sql, fmt, ap);
+    va_end(ap);
+    if (r < 0) {
+        return r;
+    }
+    r = db_step(st, err);
+    if (r < 0) {
+        return r;
+    }
+    if (r == 0 || !db_text(st, 0)) {
+        return -ENOENT;
+    }
+    *ret = xstrdup(db_text(st, 0));
+    return 0;
+}
+
+int db_step(struct db_stmt *st, struct berth_error **err)
+{
+    int rc = sq.sqlite3_step(st->st);
+    if (rc == SQLITE_ROW) {
+        return 1;
+    }
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+    return sq_error(st->db, rc, err, "query");
+}
+
+const char *db_text(struct db_stmt *st, int col)
+{
+    return (const char *)sq.sqlite3_column_text(st->st, col);
+}
+
+int64_t db_int(struct db_stmt *st, int col)
+{
+    return sq.sqlite3_column_int64(st->st, col);
+}
+
+void db_stmt_free(struct db_stmt *st)
+{
+    if (!st) {
+        return;
+    }
+    if (st->st) {
+        sq.sqlite3_finalize(st->st);
+    }
+    free(st);
+}
