@@ -1,0 +1,257 @@
+/* cli.c - the command table of the Docker-compatible CLI and the helpers
+ * its commands share (see cli.h). */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/strbuf.h"
+#include "basic/strv.h"
+#include "cli/commands.h"
+
+/* Management groups: "berth image" alone prints the group's commands. */
+static const char *const groups[] = {"image", NULL};
+
+const struct cli_command cli_commands[] = {
+    {"version", "", "Show the berth version information", cmd_version},
+    {NULL, NULL, NULL, NULL},
+};
+
+static size_t path_words(const char *path)
+{
+    return strchr(path, ' ') ? 2 : 1;
+}
+
+static bool path_matches(const char *path, int argc, char **argv)
+{
+    const char *sp = strchr(path, ' ');
+    if (!sp) {
+        return streq(path, argv[0]);
+    }
+    return argc >= 2 && strlen(argv[0]) == (size_t)(sp - path) &&
+           strneq(path, argv[0], (size_t)(sp - path)) && streq(sp + 1, argv[1]);
+}
+
+static int usage(FILE *f, const char *group)
+{
+    fprintf(f, "\nUsage:  berth %s COMMAND\n\n", group ? group : "[OPTIONS]");
+    if (!group) {
+        fprintf(f,
+                "A fast, daemonless, Docker-compatible container engine\n\n"
+                "Options:\n"
+                "      --root string               Persistent state (default \"/var/lib/berth\")\n"
+                "      --runroot string            Runtime state (default \"/run/berth\")\n"
+                "      --storage-driver string     overlay or vfs (default: as the store was "
+                "made, else overlay when available)\n"
+                "      --insecure-registry list    Registries reached over plain HTTP or "
+                "unverified TLS\n"
+                "      --registry-mirror list      Mirrors tried first for docker.io pulls\n"
+                "      --certs-dir string          Per-registry certificates (default "
+                "\"/etc/docker/certs.d\")\n"
+                "  -D, --debug                     Enable debug output\n"
+                "  -l, --log-level string          Set the logging level (\"debug\", "
+                "\"info\", \"warn\", \"error\") (default \"warn\")\n\n");
+    }
+    fprintf(f, "Commands:\n");
+    if (!group) {
+        fprintf(f, "  %-10s  %s\n", "runtime",
+                "Run the OCI runtime (runc-compatible; also installed as berth-runtime)");
+    }
+    for (const struct cli_command *c = cli_commands; c->path; c++) {
+        if (!c->summary) {
+            continue;
+        }
+        const char *sp = strchr(c->path, ' ');
+        if (group ? !(sp && strneq(c->path, group, strlen(group)) && c->path[strlen(group)] == ' ')
+                  : sp != NULL) {
+            continue;
+        }
+        fprintf(f, "  %-10s  %s\n", sp && group ? sp + 1 : c->path, c->summary);
+    }
+    if (!group) {
+        fprintf(f, "\nManagement Commands:\n");
+        for (size_t i = 0; groups[i]; i++) {
+            fprintf(f, "  %-10s  Manage %ss\n", groups[i], groups[i]);
+        }
+    }
+    fprintf(f, "\nRun 'berth %s%sCOMMAND --help' for more information on a command.\n",
+            group ? group : "", group ? " " : "");
+    return f == stderr ? 1 : 0;
+}
+
+int cli_dispatch(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 1 || streq(argv[0], "help") || streq(argv[0], "--help") || streq(argv[0], "-h")) {
+        return usage(argc < 1 ? stderr : stdout, NULL);
+    }
+    for (const struct cli_command *c = cli_commands; c->path; c++) {
+        if (path_matches(c->path, argc, argv)) {
+            size_t skip = path_words(c->path) - 1;
+            cli->cmd = c;
+            return c->fn(cli, argc - (int)skip, argv + skip);
+        }
+    }
+    for (size_t i = 0; groups[i]; i++) {
+        if (streq(argv[0], groups[i])) {
+            if (argc == 1 || streq(argv[1], "--help") || streq(argv[1], "-h")) {
+                return usage(argc == 1 ? stderr : stdout, groups[i]);
+            }
+            fprintf(stderr, "berth: '%s %s' is not a berth command.\nSee 'berth %s --help'\n",
+                    argv[0], argv[1], argv[0]);
+            return 1;
+        }
+    }
+    fprintf(stderr, "berth: '%s' is not a berth command.\nSee 'berth --help'\n", argv[0]);
+    return 1;
+}
+
+int cli_store(struct cli *cli, struct store **ret, struct berth_error **err)
+{
+    if (!cli->store) {
+        int r = store_open(&cli->store_opts, &cli->store, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    *ret = cli->store;
+    return 0;
+}
+
+static void print_cmd_usage(FILE *f, const struct cli_command *cmd, const struct opt_def *defs)
+{
+    fprintf(f, "\nUsage:  berth %s %s\n\n%s\n", cmd->path, cmd->usage,
+            cmd->summary ? cmd->summary : "");
+    bool any = false;
+    for (const struct opt_def *d = defs; d && d->name; d++) {
+        any |= d->help != NULL;
+    }
+    if (any) {
+        fprintf(f, "\nOptions:\n");
+        fflush(f);
+        opts_usage(defs, fileno(f));
+    }
+}
+
+static bool defines_short_h(const struct opt_def *defs)
+{
+    for (const struct opt_def *d = defs; d && d->name; d++) {
+        if (d->shortc == 'h') {
+            return true;
+        }
+    }
+    return false;
+}
+
+int cli_parse(struct cli *cli, const struct opt_def *defs, int argc, char **argv, size_t min_args,
+              size_t max_args, char ***ret_args)
+{
+    const struct cli_command *cmd = cli->cmd;
+    static const struct opt_def none[] = {{NULL, 0, 0, NULL, NULL, NULL}};
+    if (!defs) {
+        defs = none;
+    }
+    for (int i = 1; i < argc && !streq(argv[i], "--"); i++) {
+        if (streq(argv[i], "--help") || (streq(argv[i], "-h") && !defines_short_h(defs))) {
+            print_cmd_usage(stdout, cmd, defs);
+            return -1;
+        }
+    }
+    _cleanup_error_ struct berth_error *err = NULL;
+    char **args = NULL;
+    if (opts_parse(defs, argc - 1, argv + 1, OPTS_INTERSPERSED, &args, &err) < 0) {
+        fprintf(stderr, "%s\nSee 'berth %s --help'.\n", err->msg, cmd->path);
+        return 125;
+    }
+    size_t n = strv_length(args);
+    const char *what = NULL;
+    size_t count = 0;
+    if (n < min_args) {
+        what = min_args == max_args ? "exactly" : "at least";
+        count = min_args;
+    } else if (n > max_args) {
+        what = max_args == 0 ? "no" : min_args == max_args ? "exactly" : "at most";
+        count = max_args;
+    }
+    if (what) {
+        if (streq(what, "no")) {
+            fprintf(stderr, "\"berth %s\" accepts no arguments.\n", cmd->path);
+        } else {
+            fprintf(stderr, "\"berth %s\" requires %s %zu argument%s.\n", cmd->path, what, count,
+                    count == 1 ? "" : "s");
+        }
+        fprintf(stderr, "See 'berth %s --help'.\n", cmd->path);
+        print_cmd_usage(stderr, cmd, NULL);
+        strv_free(args);
+        return 1;
+    }
+    *ret_args = args;
+    return 0;
+}
+
+int cli_fail(struct berth_error *err, int code)
+{
+    fprintf(stderr, "Error: %s\n", err && err->msg ? err->msg : "unknown error");
+    berth_error_free(err);
+    return code;
+}
+
+void cli_print_json(json_t *j)
+{
+    char *s = json_dumps(j, JSON_INDENT(4) | JSON_ENCODE_ANY);
+    if (s) {
+        fputs(s, stdout);
+        fputc('\n', stdout);
+        free(s);
+    }
+}
+
+char *cli_human_size(double bytes)
+{
+    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
+    size_t i = 0;
+    while (bytes >= 1000.0 && i < ARRAY_SIZE(units) - 1) {
+        bytes /= 1000.0;
+        i++;
+    }
+    return xasprintf("%.3g%s", bytes, units[i]);
+}
+
+char *cli_human_duration_ago(long long seconds)
+{
+    /* go-units HumanDuration, then " ago" as the docker CLI adds it. */
+    long long minutes = seconds / 60;
+    long long hours = (seconds + 1800) / 3600; /* int(d.Hours() + 0.5) */
+    if (seconds < 1) {
+        return xstrdup("Less than a second ago");
+    }
+    if (seconds == 1) {
+        return xstrdup("1 second ago");
+    }
+    if (seconds < 60) {
+        return xasprintf("%lld seconds ago", seconds);
+    }
+    if (minutes == 1) {
+        return xstrdup("About a minute ago");
+    }
+    if (minutes < 60) {
+        return xasprintf("%lld minutes ago", minutes);
+    }
+    if (hours == 1) {
+        return xstrdup("About an hour ago");
+    }
+    if (hours < 48) {
+        return xasprintf("%lld hours ago", hours);
+    }
+    if (hours < 24 * 7 * 2) {
+        return xasprintf("%lld days ago", hours / 24);
+    }
+    if (hours < 24 * 30 * 2) {
+        return xasprintf("%lld weeks ago", hours / 24 / 7);
+    }
+    if (hours < 24 * 365 * 2) {
+        return xasprintf("%lld months ago", hours / 24 / 30);
+    }
+    return xasprintf("%lld years ago", seconds / (3600LL * 24 * 365));
+}

@@ -1,0 +1,17 @@
+/* commands.h - the command functions of the Docker-compatible CLI, one
+ * cmd-<name>.c each, listed in cli_commands[] (cli.c). Each gets argv
+ * starting at its own name and returns the exit code (cli.h). */
+#ifndef BERTH_CLI_COMMANDS_H
+#define BERTH_CLI_COMMANDS_H
+
+#include "cli/cli.h"
+
+int cmd_version(struct cli *cli, int argc, char **argv);
+int cmd_images(struct cli *cli, int argc, char **argv);
+int cmd_rmi(struct cli *cli, int argc, char **argv);
+int cmd_tag(struct cli *cli, int argc, char **argv);
+int cmd_image_inspect(struct cli *cli, int argc, char **argv);
+int cmd_history(struct cli *cli, int argc, char **argv);
+int cmd_image_prune(struct cli *cli, int argc, char **argv);
+
+#endif
