@@ -25,4 +25,7 @@ void strv_free(char **v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
+/* for (char **s = l; ...): every entry of a strv that may be NULL. */
+#define STRV_FOREACH(s, l) for (char **s = (l); s && *s; s++)
+
 #endif

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -16,6 +17,39 @@ static const char *const groups[] = {"image", NULL};
 
 const struct cli_command cli_commands[] = {
     {"version", "", "Show the berth version information", cmd_version},
+    {"images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", cmd_images},
+    {"image ls", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", cmd_images},
+    {"image list", "[OPTIONS] [REPOSITORY[:TAG]]", NULL, cmd_images},
+    {"rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", cmd_rmi},
+    {"image rm", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", cmd_rmi},
+    {"image remove", "[OPTIONS] IMAGE [IMAGE...]", NULL, cmd_rmi},
+    {"tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+     "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", cmd_tag},
+    {"image tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+     "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", cmd_tag},
+    {"inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level information on objects",
+     cmd_image_inspect},
+    {"image inspect", "[OPTIONS] IMAGE [IMAGE...]",
+     "Display detailed information on one or more images", cmd_image_inspect},
+    {"history", "[OPTIONS] IMAGE", "Show the history of an image", cmd_history},
+    {"image history", "[OPTIONS] IMAGE", "Show the history of an image", cmd_history},
+    {"image prune", "[OPTIONS]", "Remove unused images", cmd_image_prune},
+    {"pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", cmd_pull},
+    {"image pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", cmd_pull},
+    {"push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", cmd_push},
+    {"image push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", cmd_push},
+    {"login", "[OPTIONS] [SERVER]", "Log in to a registry", cmd_login},
+    {"logout", "[SERVER]", "Log out from a registry", cmd_logout},
+    {"save", "[OPTIONS] IMAGE [IMAGE...]",
+     "Save one or more images to a tar archive (streamed to STDOUT by default)", cmd_save},
+    {"image save", "[OPTIONS] IMAGE [IMAGE...]",
+     "Save one or more images to a tar archive (streamed to STDOUT by default)", cmd_save},
+    {"load", "[OPTIONS]", "Load an image from a tar archive or STDIN", cmd_load},
+    {"image load", "[OPTIONS]", "Load an image from a tar archive or STDIN", cmd_load},
+    {"import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+     "Import the contents from a tarball to create a filesystem image", cmd_import},
+    {"image import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
+     "Import the contents from a tarball to create a filesystem image", cmd_import},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -205,6 +239,15 @@ void cli_print_json(json_t *j)
         fputc('\n', stdout);
         free(s);
     }
+}
+
+long long cli_parse_time(const char *rfc3339)
+{
+    struct tm tm = {0};
+    if (!rfc3339 || !strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        return 0;
+    }
+    return (long long)timegm(&tm);
 }
 
 char *cli_human_size(double bytes)

@@ -86,6 +86,9 @@ int cli_print_rows(const char *format, const char *default_table, json_t *header
 /* Docker's human units: "1.24MB" (units.HumanSizeWithPrecision, 3
  * significant digits, decimal), and "2 hours ago" (units.HumanDuration). */
 char *cli_human_size(double bytes);
+/* Unix seconds of an RFC 3339 UTC time as image configs carry ("created");
+ * 0 when absent or unreadable. */
+long long cli_parse_time(const char *rfc3339);
 char *cli_human_duration_ago(long long seconds);
 
 #endif

@@ -21,7 +21,7 @@
  *    `define`/`template` are not supported (an error at parse);
  *  - functions: json (compact, as Docker's: no trailing newline, no HTML
  *    escaping), join (array, sep), split (string, sep), lower, upper, title,
- *    len, index (array int | object string), printf (%s %d %v %q %t %x %f
+ *    len, index (array int | object string), printf: %s %d %v %q %t %x %f
  *    with width/precision/'-' flags, Go semantics for %v of arrays/objects as
  *    Go prints map[...]/[...]), print, println, eq, ne, lt, le, gt, ge, and,
  *    or, not, truncate (string, n) and pad (string, left, right) as Docker

@@ -28,6 +28,12 @@
  * "access_token" fields are accepted. Credentials and tokens never appear in
  * logs or error messages.
  *
+ * Test and benchmark knobs (environment, read by registry_new):
+ * BERTH_REGISTRY_TIMEOUT=N seconds stands in for the connect and low-speed
+ * timeouts left 0 in the options; BERTH_REGISTRY_SECURE_LOOPBACK=1 treats
+ * loopback registries like any other (verified HTTPS only), so tests on
+ * 127.0.0.1 can show what certificate verification does.
+ *
  * Robustness. Connect timeout, a low-speed timeout (a registry that hangs:
  * ETIMEDOUT "... timed out"), retries with exponential backoff (3 by default)
  * for connection failures, 429 (Retry-After honoured up to a cap) and 5xx;

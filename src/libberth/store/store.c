@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
@@ -52,14 +53,28 @@ static int choose_driver(struct store *s, const char *wanted, struct berth_error
     return 0;
 }
 
+/* A relative --root or --runroot is taken from the current directory, as
+ * podman does; later components (mounts, monitors) need absolute paths. */
+static char *absolute(const char *path)
+{
+    if (path[0] == '/') {
+        return xstrdup(path);
+    }
+    char cwd[4096];
+    if (!getcwd(cwd, sizeof(cwd))) {
+        return NULL;
+    }
+    return xasprintf("%s/%s", cwd, path);
+}
+
 int store_open(const struct store_options *opts, struct store **ret, struct berth_error **err)
 {
     struct store *s = xcalloc(1, sizeof(*s));
     _cleanup_(store_freep) struct store *owned = s;
-    s->root = xstrdup(opts && opts->root ? opts->root : STORE_DEFAULT_ROOT);
-    s->runroot = xstrdup(opts && opts->runroot ? opts->runroot : STORE_DEFAULT_RUNROOT);
-    if (s->root[0] != '/' || s->runroot[0] != '/') {
-        return berth_error_set(err, EINVAL, "--root and --runroot must be absolute paths");
+    s->root = absolute(opts && opts->root ? opts->root : STORE_DEFAULT_ROOT);
+    s->runroot = absolute(opts && opts->runroot ? opts->runroot : STORE_DEFAULT_RUNROOT);
+    if (!s->root || !s->runroot) {
+        return berth_error_sys(err, errno, "current directory");
     }
     int r = mkdir_p(s->root, 0711, err);
     if (r >= 0) {
