@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -121,8 +122,21 @@ static int open_subdir(int dirfd, const char *name, int *ret_fd, struct berth_er
     return 0;
 }
 
-/* Remove temp files whose writer has evidently died. Fresh ones may belong
- * to another process writing right now, so they stay. Best effort. */
+/* Whether the process that named a temp file "<rnd>.<pid>.tmp" is gone (a
+ * pull killed mid-blob). A reused pid only keeps the file until it is old. */
+static bool writer_gone(const char *name)
+{
+    const char *dot = strchr(name, '.');
+    char *end;
+    long pid = dot ? strtol(dot + 1, &end, 10) : 0;
+    if (pid <= 0 || !streq(end, ".tmp")) {
+        return false;
+    }
+    return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+/* Remove temp files whose writer has died: its pid is gone, or the file is
+ * so old that no live writer can own it. Best effort. */
 static void remove_stale_temps(int tmp_fd)
 {
     int fd = openat(tmp_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -144,7 +158,8 @@ static void remove_stale_temps(int tmp_fd)
         if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
-        if (S_ISDIR(st.st_mode) || st.st_mtime > now - STALE_TEMP_SEC) {
+        if (S_ISDIR(st.st_mode) ||
+            (st.st_mtime > now - STALE_TEMP_SEC && !writer_gone(de->d_name))) {
             continue;
         }
         if (unlinkat(dirfd(d), de->d_name, 0) < 0) {

@@ -54,8 +54,26 @@ static int open_dir(int dirfd, const char *name, int *ret, struct berth_error **
     return 0;
 }
 
-/* Temp layers whose writer died (a kill mid-pull) are removed; a live writer
- * touches its directory far more often than this. */
+/* A temp layer belongs to a live writer exactly while its diff directory is
+ * flock()ed: layer_store_create locks the diff fd it hands out, and the
+ * writer keeps that fd until commit or abort. So a temp layer we can lock is
+ * a dead writer's (a pull killed mid-layer) and is removed at once. Temp
+ * layers are made under a dot name and renamed once locked, so an unlocked
+ * visible one is never a writer that has not locked yet; a dot name left by
+ * a crash in that instant is removed when it is old. */
+static bool temp_is_dead(int tmp_fd, const char *name, const struct stat *st, time_t now)
+{
+    if (name[0] == '.') {
+        return now - st->st_mtime > STALE_TEMP_SEC;
+    }
+    _cleanup_free_ char *diff = xasprintf("%s/diff", name);
+    _cleanup_close_ int fd = openat(tmp_fd, diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return errno == ENOENT;
+    }
+    return flock(fd, LOCK_EX | LOCK_NB) == 0;
+}
+
 static void remove_stale_temps(int tmp_fd)
 {
     int fd = dup(tmp_fd);
@@ -71,10 +89,12 @@ static void remove_stale_temps(int tmp_fd)
     struct dirent *de;
     while ((de = readdir(d))) {
         struct stat st;
-        if (de->d_name[0] == '.' || fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (streq(de->d_name, ".") || streq(de->d_name, "..") ||
+            fstatat(tmp_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
             continue;
         }
-        if (now - st.st_mtime > STALE_TEMP_SEC) {
+        if (temp_is_dead(tmp_fd, de->d_name, &st, now)) {
+            log_debug("removing temp layer '%s' of a dead writer", de->d_name);
             (void)rm_rf_at(tmp_fd, de->d_name, NULL);
         }
     }
@@ -171,24 +191,30 @@ int layer_store_create(struct layer_store *ls, char **ret_tmp, int *ret_diff_fd,
     }
     _cleanup_free_ char *name = xasprintf("%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1],
                                           rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-    if (mkdirat(ls->tmp_fd, name, 0700) < 0) {
+    _cleanup_free_ char *stage = xasprintf(".%s", name);
+    if (mkdirat(ls->tmp_fd, stage, 0700) < 0) {
         return berth_error_sys(err, errno, "create temp layer");
     }
-    _cleanup_free_ char *diff = xasprintf("%s/diff", name);
+    _cleanup_free_ char *diff = xasprintf("%s/diff", stage);
     /* The diff dir is the container's root when it is the bottom layer:
      * 0755 as an image's / normally is; the tar's "./" entry may change it. */
+    int r = 0;
+    _cleanup_close_ int fd = -1;
     if (mkdirat(ls->tmp_fd, diff, 0755) < 0) {
-        int r = berth_error_sys(err, errno, "create temp layer");
-        (void)rm_rf_at(ls->tmp_fd, name, NULL);
+        r = berth_error_sys(err, errno, "create temp layer");
+    } else if ((fd = openat(ls->tmp_fd, diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) <
+               0) {
+        r = berth_error_sys(err, errno, "open temp layer");
+    } else if (flock(fd, LOCK_EX) < 0) {
+        r = berth_error_sys(err, errno, "lock temp layer");
+    } else if (renameat(ls->tmp_fd, stage, ls->tmp_fd, name) < 0) {
+        r = berth_error_sys(err, errno, "create temp layer");
+    }
+    if (r < 0) {
+        (void)rm_rf_at(ls->tmp_fd, stage, NULL);
         return r;
     }
-    int fd = openat(ls->tmp_fd, diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        int r = berth_error_sys(err, errno, "open temp layer");
-        (void)rm_rf_at(ls->tmp_fd, name, NULL);
-        return r;
-    }
-    *ret_diff_fd = fd;
+    *ret_diff_fd = TAKE_FD(fd);
     *ret_tmp = TAKE_PTR(name);
     return 0;
 }

@@ -5,7 +5,9 @@
  * shared by every image that has it. Creation happens in a private temp
  * directory (<root>/layers/tmp/<random>/diff) that is renamed into place
  * only once complete, so a crash or kill never leaves a partial layer under a
- * chain id; temp directories of dead writers are removed on open.
+ * chain id. The diff fd that layer_store_create hands out holds an flock on
+ * the temp layer: keep it open until commit or abort. Temp layers nobody
+ * holds (their writer died) are removed by the next layer_store_open.
  *
  * Exclusion: layer_store_lock() takes an flock on <root>/layers/locks/<hex>.
  * A puller holds the locks of its layers from before it looks for them until
