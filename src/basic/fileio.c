@@ -124,6 +124,13 @@ static int replace_at(int dirfd, const char *path, const void *data, size_t len,
     if (fd < 0) {
         return berth_error_sys(err, errno, "create '%s'", tmp);
     }
+    /* A stale temp file of a dead process with our pid keeps its old mode
+     * through O_CREAT: set the one asked for (credentials files are 0600). */
+    if (fchmod(fd, mode) < 0) {
+        int e = errno;
+        unlinkat(dirfd, tmp, 0);
+        return berth_error_sys(err, e, "chmod '%s'", tmp);
+    }
     int r = write_all(fd, data, len);
     if (r < 0 || (sync && fsync(fd) < 0)) {
         r = r < 0 ? -r : errno;

@@ -101,7 +101,8 @@ int cmd_login(struct cli *cli, int argc, char **argv)
         return cli_fail(err, 1);
     }
     if (password) {
-        fprintf(stderr, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
+        fprintf(stderr,
+                "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
     }
     _cleanup_free_ char *domain = server_domain(args && args[0] ? args[0] : "docker.io");
     _cleanup_free_ char *user_buf = NULL;
@@ -122,8 +123,9 @@ int cmd_login(struct cli *cli, int argc, char **argv)
     if (!user || !secret) {
         if (!isatty(STDIN_FILENO)) {
             secret_free(secret);
-            berth_error_set(&err, ENOTTY, "Cannot perform an interactive login from a non TTY "
-                                          "device");
+            berth_error_set(&err, ENOTTY,
+                            "Cannot perform an interactive login from a non TTY "
+                            "device");
             return cli_fail(err, 1);
         }
         if (!user) {

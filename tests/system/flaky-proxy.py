@@ -61,6 +61,11 @@ class Proxy:
 
     def handle(self, client):
         try:
+            # A TLS ClientHello (berth tries HTTPS first on insecure
+            # registries): refuse it at once, as a plain HTTP server does.
+            first = client.recv(1, socket.MSG_PEEK)
+            if not first or first[0] == 0x16:
+                return
             head, rest = read_head(client)
             if head is None:
                 return

@@ -127,3 +127,23 @@ store_consistent() {
   [ "$(stat -c '%F %t:%T' "$top$TEST_IMAGE_DELETED")" = "character special file 0:0" ]
   [ "$(getfattr --only-values -n trusted.overlay.opaque "$top/data/opaque" 2>/dev/null)" = y ]
 }
+
+@test "six pulls of one image into a new store at once: all succeed, each blob and layer once" {
+  local i pids=() failed=0
+  for i in $(seq 1 6); do
+    "$BERTH" --root "$ROOT" --runroot "$RUNROOT" pull -q "$IMG" > "$BATS_TEST_TMPDIR/out.$i" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${pids[@]}"; do
+    wait "$i" || failed=$((failed + 1))
+  done
+  cat "$BATS_TEST_TMPDIR"/out.* >&2
+  [ "$failed" -eq 0 ]
+  [ "$(sqlite3 "$ROOT/berth.db" 'PRAGMA journal_mode')" = wal ]
+  # 3 layer blobs, the config and the manifest; 3 layers; 1 image
+  [ "$(find "$ROOT/blobs/sha256" -type f | wc -l)" -eq 5 ]
+  [ "$(find "$ROOT/layers" -mindepth 1 -maxdepth 1 -name '[0-9a-f]*' | wc -l)" -eq 3 ]
+  run b images -q
+  [ "$output" = "$(b image inspect -f '{{.Id}}' "$IMG" | cut -c8-19)" ]
+  store_consistent
+}

@@ -269,6 +269,20 @@ static void test_atomic_write(void **state)
     struct berth_error *e = NULL;
     assert_int_equal(read_file_at(dfd, "f", 2, &buf, &len, &e), -EFBIG);
     berth_error_free(e);
+
+    /* A stale temp file of ours (same pid, world-readable) must not lend its
+     * mode to a 0600 file written through it. */
+    char stale[64];
+    snprintf(stale, sizeof(stale), "secret.tmp-%d", (int)getpid());
+    int sfd = openat(dfd, stale, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    assert_true(sfd >= 0);
+    assert_int_equal(fchmod(sfd, 0666), 0);
+    close(sfd);
+    assert_int_equal(write_file_replace_at(dfd, "secret", "pw", 2, 0600, NULL), 0);
+    struct stat st;
+    assert_int_equal(fstatat(dfd, "secret", &st, 0), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
     assert_int_equal(rm_rf_at(AT_FDCWD, dir, NULL), 0);
     close(dfd);
 }

@@ -122,17 +122,28 @@ static const struct fn_def {
     int min_args, max_args; /* max -1: variadic */
     bool header_identity;   /* Docker's HeaderFunctions return the input */
 } fn_defs[] = {
-    {"and", F_AND, 1, -1, false},        {"or", F_OR, 1, -1, false},
-    {"not", F_NOT, 1, 1, false},         {"len", F_LEN, 1, 1, false},
-    {"index", F_INDEX, 1, -1, false},    {"slice", F_SLICE, 1, 4, false},
-    {"print", F_PRINT, 0, -1, false},    {"printf", F_PRINTF, 1, -1, false},
-    {"println", F_PRINTLN, 0, -1, false}, {"eq", F_EQ, 2, -1, false},
-    {"ne", F_NE, 2, 2, false},           {"lt", F_LT, 2, 2, false},
-    {"le", F_LE, 2, 2, false},           {"gt", F_GT, 2, 2, false},
-    {"ge", F_GE, 2, 2, false},           {"json", F_JSON, 1, 1, true},
-    {"join", F_JOIN, 2, 2, true},        {"split", F_SPLIT, 2, 2, true},
-    {"lower", F_LOWER, 1, 1, true},      {"upper", F_UPPER, 1, 1, true},
-    {"title", F_TITLE, 1, 1, true},      {"truncate", F_TRUNCATE, 2, 2, true},
+    {"and", F_AND, 1, -1, false},
+    {"or", F_OR, 1, -1, false},
+    {"not", F_NOT, 1, 1, false},
+    {"len", F_LEN, 1, 1, false},
+    {"index", F_INDEX, 1, -1, false},
+    {"slice", F_SLICE, 1, 4, false},
+    {"print", F_PRINT, 0, -1, false},
+    {"printf", F_PRINTF, 1, -1, false},
+    {"println", F_PRINTLN, 0, -1, false},
+    {"eq", F_EQ, 2, -1, false},
+    {"ne", F_NE, 2, 2, false},
+    {"lt", F_LT, 2, 2, false},
+    {"le", F_LE, 2, 2, false},
+    {"gt", F_GT, 2, 2, false},
+    {"ge", F_GE, 2, 2, false},
+    {"json", F_JSON, 1, 1, true},
+    {"join", F_JOIN, 2, 2, true},
+    {"split", F_SPLIT, 2, 2, true},
+    {"lower", F_LOWER, 1, 1, true},
+    {"upper", F_UPPER, 1, 1, true},
+    {"title", F_TITLE, 1, 1, true},
+    {"truncate", F_TRUNCATE, 2, 2, true},
     {"pad", F_PAD, 3, 3, true},
 };
 
@@ -173,7 +184,8 @@ struct node {
     struct list list, else_list;
 };
 
-struct template {
+struct template
+{
     char *src; /* the row template after Docker's preprocessing */
     size_t src_len;
     bool is_table;
@@ -209,8 +221,8 @@ static void pos_to_line_col(const char *src, size_t pos, size_t *line, size_t *c
     *col = pos - start;
 }
 
-static int parse_error(const char *src, size_t pos, struct berth_error **err, const char *fmt,
-                       ...) _printf_(4, 5);
+static int parse_error(const char *src, size_t pos, struct berth_error **err, const char *fmt, ...)
+    _printf_(4, 5);
 static int parse_error(const char *src, size_t pos, struct berth_error **err, const char *fmt, ...)
 {
     size_t line, col;
@@ -457,8 +469,12 @@ static int lex_check_terminator(struct lexer *lx, size_t p)
     if (c == '}' && p + 1 < lx->len && lx->src[p + 1] == '}') {
         return 0;
     }
+    if (c == '}' && p + 1 == lx->len) {
+        return parse_error(lx->src, p, lx->err, "unclosed action");
+    }
     return parse_error(lx->src, p, lx->err, "bad character %s'%c'",
-                       isprint((unsigned char)c) ? "" : "code ", isprint((unsigned char)c) ? c : '?');
+                       isprint((unsigned char)c) ? "" : "code ",
+                       isprint((unsigned char)c) ? c : '?');
 }
 
 static int lex_number(struct lexer *lx, size_t *pp, bool space)
@@ -515,7 +531,7 @@ static int lex_quote(struct lexer *lx, size_t *pp, bool space)
     for (;;) {
         if (p >= lx->len || (q != '`' && lx->src[p] == '\n')) {
             return parse_error(lx->src, start, lx->err,
-                               q == '`'    ? "unterminated raw quoted string"
+                               q == '`'   ? "unterminated raw quoted string"
                                : q == '"' ? "unterminated quoted string"
                                           : "unterminated character constant");
         }
@@ -911,10 +927,10 @@ static int parse_number(struct parser *ps, const struct token *t, json_t **ret)
         d += 2;
         prefixed = true;
     } else if (d[0] == '0' && d[1] && !strpbrk(d, ".eE")) {
-        base = 8; /* 017; Go reads 09 as the float 9 */
+        base = 8; /* 017, and 09 is an error */
     }
     if (*d == '\0') {
-        return parse_error(ps->src, t->pos, ps->err, "bad number syntax: \"%s\"", t->val);
+        return parse_error(ps->src, t->pos, ps->err, "illegal number syntax: \"%s\"", t->val);
     }
     char *end;
     if (base != 10 || !strpbrk(d, ".eE")) {
@@ -925,9 +941,10 @@ static int parse_number(struct parser *ps, const struct token *t, json_t **ret)
             return 0;
         }
         if (prefixed) {
-            return parse_error(ps->src, t->pos, ps->err, "illegal number syntax: \"%s\"",
-                               t->val);
+            return parse_error(ps->src, t->pos, ps->err, "illegal number syntax: \"%s\"", t->val);
         }
+        /* Go reads integers that do not fit (and 09) as an overflow. */
+        return parse_error(ps->src, t->pos, ps->err, "integer overflow: \"%s\"", t->val);
     }
     errno = 0;
     double f = strtod(clean, &end);
@@ -984,8 +1001,7 @@ static int parse_term(struct parser *ps, struct arg **ret)
         if (!a->fn) {
             if (streq(t->val, "html") || streq(t->val, "js") || streq(t->val, "urlquery") ||
                 streq(t->val, "call")) {
-                r = parse_error(ps->src, t->pos, ps->err, "function \"%s\" not supported",
-                                t->val);
+                r = parse_error(ps->src, t->pos, ps->err, "function \"%s\" not supported", t->val);
             } else {
                 r = parse_error(ps->src, t->pos, ps->err, "function \"%s\" not defined", t->val);
             }
@@ -1110,8 +1126,7 @@ static int parse_pipeline(struct parser *ps, const char *context, enum tok_type 
         }
         for (size_t k = 0; k < p->ndecl; k++) {
             if (p->is_assign && !has_var(ps, p->decl[k])) {
-                r = parse_error(ps->src, v->pos, ps->err, "undefined variable \"%s\"",
-                                p->decl[k]);
+                r = parse_error(ps->src, v->pos, ps->err, "undefined variable \"%s\"", p->decl[k]);
                 goto fail;
             }
             if (streq(p->decl[k], "$")) {
@@ -1673,7 +1688,10 @@ static void go_quote(struct strbuf *sb, const char *p, size_t n, char q)
             }
         } else {
             /* Keep a well-formed multi-byte sequence; escape stray bytes. */
-            size_t len = (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+            size_t len = (c & 0xe0) == 0xc0   ? 2
+                         : (c & 0xf0) == 0xe0 ? 3
+                         : (c & 0xf8) == 0xf0 ? 4
+                                              : 0;
             bool ok = len > 0 && i + len <= n;
             for (size_t k = 1; ok && k < len; k++) {
                 ok = ((unsigned char)p[i + k] & 0xc0) == 0x80;
@@ -1802,7 +1820,11 @@ static void fmt_integer(struct strbuf *sb, json_int_t iv, const struct fmtspec *
     if (verb == 'O') {
         strbuf_adds(&num, "0o");
     } else if (sp->sharp) {
-        strbuf_adds(&num, verb == 'x' ? "0x" : verb == 'X' ? "0X" : verb == 'b' ? "0b" : verb == 'o' ? "0" : "");
+        strbuf_adds(&num, verb == 'x'   ? "0x"
+                          : verb == 'X' ? "0X"
+                          : verb == 'b' ? "0b"
+                          : verb == 'o' ? "0"
+                                        : "");
     }
     /* Precision is the minimum number of digits; %.0d of 0 prints nothing. */
     if (sp->prec >= 0) {
@@ -1877,9 +1899,9 @@ static int fmt_value(struct state *s, struct strbuf *sb, json_t *v, const struct
                                                : rune_prefix(p, n, (size_t)sp->prec);
             }
         }
-        if (verb == 'v' || verb == 's') {
+        if ((verb == 'v' && !sp->sharp) || verb == 's') {
             pad_str(sb, p, n, sp);
-        } else if (verb == 'q') {
+        } else if (verb == 'q' || verb == 'v') {
             struct strbuf q = STRBUF_INIT;
             go_quote(&q, p, n, '"');
             pad_str(sb, strbuf_str(&q), q.len, sp);
@@ -1887,6 +1909,13 @@ static int fmt_value(struct state *s, struct strbuf *sb, json_t *v, const struct
         } else if (verb == 'x' || verb == 'X') {
             struct strbuf h = STRBUF_INIT;
             for (size_t i = 0; i < n; i++) {
+                /* "% x" separates bytes, "%#x" prefixes 0x (each, with ' '). */
+                if (sp->space && i > 0) {
+                    strbuf_addc(&h, ' ');
+                }
+                if (sp->sharp && (sp->space || i == 0)) {
+                    strbuf_adds(&h, verb == 'x' ? "0x" : "0X");
+                }
                 strbuf_addf(&h, verb == 'x' ? "%02x" : "%02X", (unsigned char)p[i]);
             }
             pad_str(sb, strbuf_str(&h), h.len, sp);
@@ -1999,11 +2028,78 @@ static int fmt_value(struct state *s, struct strbuf *sb, json_t *v, const struct
     }
 }
 
-/* fmt.Sprintf over template values. */
+/* Go's parsenum: digits at f[*i...]; on overflow (Go's tooLarge, 1e6) the
+ * rest of the format is consumed, which ends in %!(NOVERB) as in Go. */
+static bool fmt_parsenum(const char *f, size_t flen, size_t *i, int *ret)
+{
+    size_t k = *i;
+    int n = 0;
+    bool any = false;
+    while (k < flen && isdigit((unsigned char)f[k])) {
+        if (n > FMT_MAX_WIDTH) {
+            *i = flen;
+            return false;
+        }
+        n = n * 10 + (f[k++] - '0');
+        any = true;
+    }
+    if (any && n > FMT_MAX_WIDTH) {
+        *i = flen;
+        return false;
+    }
+    *i = k;
+    *ret = n;
+    return any;
+}
+
+/* Go's argNumber: an explicit "[n]" argument index. */
+static void fmt_argnumber(const char *f, size_t flen, size_t *i, size_t nargs, size_t *ai,
+                          bool *after_index, bool *good, bool *reordered)
+{
+    *after_index = false;
+    if (*i >= flen || f[*i] != '[') {
+        return;
+    }
+    *reordered = true;
+    for (size_t k = *i + 1; k < flen; k++) {
+        if (f[k] == ']') {
+            size_t p = *i + 1;
+            int n = 0;
+            bool ok = fmt_parsenum(f, k, &p, &n) && p == k;
+            *i = k + 1;
+            if (ok && n >= 1 && (size_t)n <= nargs) {
+                *ai = (size_t)n - 1;
+                *after_index = true;
+            } else {
+                *good = false;
+            }
+            return;
+        }
+    }
+    *i += 1;
+    *good = false;
+}
+
+/* Go's intFromArg for '*': an int within the width limit. */
+static bool fmt_star(json_t **args, size_t nargs, size_t *ai, int *ret)
+{
+    if (*ai >= nargs) {
+        return false;
+    }
+    json_t *a = args[(*ai)++];
+    if (!a || !json_is_integer(a) || llabs(json_integer_value(a)) > FMT_MAX_WIDTH) {
+        return false;
+    }
+    *ret = (int)json_integer_value(a);
+    return true;
+}
+
+/* fmt.Sprintf over template values, following Go's doPrintf. */
 static int go_sprintf(struct state *s, struct strbuf *sb, const char *f, size_t flen, json_t **args,
                       size_t nargs)
 {
     size_t ai = 0;
+    bool reordered = false;
     for (size_t i = 0; i < flen;) {
         int r = check_room(s, sb->len, 0);
         if (r < 0) {
@@ -2018,85 +2114,71 @@ static int go_sprintf(struct state *s, struct strbuf *sb, const char *f, size_t 
         }
         i++;
         struct fmtspec sp = spec_none;
+        bool good = true, after_index = false;
         for (; i < flen; i++) {
             char c = f[i];
             if (c == '-') {
                 sp.minus = true;
+                sp.zero = false; /* Go: '-' overrides '0' */
             } else if (c == '+') {
                 sp.plus = true;
             } else if (c == '#') {
                 sp.sharp = true;
             } else if (c == '0') {
-                sp.zero = true;
+                sp.zero = !sp.minus;
             } else if (c == ' ') {
                 sp.space = true;
             } else {
                 break;
             }
         }
-        bool bad_width = false, bad_prec = false;
+        fmt_argnumber(f, flen, &i, nargs, &ai, &after_index, &good, &reordered);
         if (i < flen && f[i] == '*') {
             i++;
-            json_t *a = ai < nargs ? args[ai++] : NULL;
-            if (a && json_is_integer(a) && llabs(json_integer_value(a)) <= FMT_MAX_WIDTH) {
-                long long w = json_integer_value(a);
+            int w;
+            if (fmt_star(args, nargs, &ai, &w)) {
                 if (w < 0) {
                     sp.minus = true;
+                    sp.zero = false;
                     w = -w;
                 }
-                sp.width = (int)w;
+                sp.width = w;
             } else {
-                bad_width = true;
+                strbuf_adds(sb, "%!(BADWIDTH)");
             }
+            after_index = false;
         } else {
-            while (i < flen && isdigit((unsigned char)f[i])) {
-                int d = f[i++] - '0';
-                if (sp.width < 0) {
-                    sp.width = 0;
+            int w;
+            if (fmt_parsenum(f, flen, &i, &w)) {
+                sp.width = w;
+                if (after_index) {
+                    good = false;
                 }
-                if (sp.width > FMT_MAX_WIDTH) {
-                    bad_width = true;
-                    continue;
-                }
-                sp.width = sp.width * 10 + d;
-            }
-            if (sp.width > FMT_MAX_WIDTH) {
-                bad_width = true;
             }
         }
-        if (i < flen && f[i] == '.') {
+        if (i + 1 < flen && f[i] == '.') {
             i++;
-            sp.prec = 0;
+            if (after_index) {
+                good = false;
+            }
+            fmt_argnumber(f, flen, &i, nargs, &ai, &after_index, &good, &reordered);
             if (i < flen && f[i] == '*') {
                 i++;
-                json_t *a = ai < nargs ? args[ai++] : NULL;
-                if (a && json_is_integer(a) && json_integer_value(a) >= 0 &&
-                    json_integer_value(a) <= FMT_MAX_WIDTH) {
-                    sp.prec = (int)json_integer_value(a);
+                int p;
+                if (fmt_star(args, nargs, &ai, &p) && p >= 0) {
+                    sp.prec = p;
                 } else {
-                    bad_prec = true;
+                    strbuf_adds(sb, "%!(BADPREC)");
                 }
+                after_index = false;
             } else {
-                while (i < flen && isdigit((unsigned char)f[i])) {
-                    int d = f[i++] - '0';
-                    if (sp.prec > FMT_MAX_WIDTH) {
-                        bad_prec = true;
-                        continue;
-                    }
-                    sp.prec = sp.prec * 10 + d;
-                }
-                if (sp.prec > FMT_MAX_WIDTH) {
-                    bad_prec = true;
-                }
+                int p = 0;
+                fmt_parsenum(f, flen, &i, &p);
+                sp.prec = p;
             }
         }
-        if (bad_width) {
-            strbuf_adds(sb, "%!(BADWIDTH)");
-            sp.width = -1;
-        }
-        if (bad_prec) {
-            strbuf_adds(sb, "%!(BADPREC)");
-            sp.prec = -1;
+        if (!after_index) {
+            fmt_argnumber(f, flen, &i, nargs, &ai, &after_index, &good, &reordered);
         }
         if (i >= flen) {
             strbuf_adds(sb, "%!(NOVERB)");
@@ -2107,18 +2189,26 @@ static int go_sprintf(struct state *s, struct strbuf *sb, const char *f, size_t 
             strbuf_addc(sb, '%');
             continue;
         }
+        if (!good) {
+            strbuf_addf(sb, "%%!%c(BADINDEX)", verb);
+            continue;
+        }
         if (ai >= nargs) {
             strbuf_addf(sb, "%%!%c(MISSING)", verb);
             continue;
         }
         json_t *a = args[ai++];
+        if (verb == 'T') {
+            pad_str(sb, go_type(a), strlen(go_type(a)), &sp);
+            continue;
+        }
         bool known = strchr("vsqxXdbocOUtfFeEgG", verb) != NULL;
         r = known ? fmt_value(s, sb, a, &sp, verb, 0) : bad_verb(s, sb, a, verb, 0);
         if (r < 0) {
             return r;
         }
     }
-    if (ai < nargs) {
+    if (!reordered && ai < nargs) {
         strbuf_adds(sb, "%!(EXTRA ");
         for (size_t k = ai; k < nargs; k++) {
             if (k > ai) {
@@ -2477,8 +2567,7 @@ static int call_slice(struct state *s, json_t **args, size_t nargs, json_t **ret
         ix[1] = (long long)len;
     }
     if (ix[0] > ix[1] || (nargs == 4 && ix[1] > ix[2])) {
-        return exec_error(s, "error calling slice: invalid slice index: %lld > %lld", ix[0],
-                          ix[1]);
+        return exec_error(s, "error calling slice: invalid slice index: %lld > %lld", ix[0], ix[1]);
     }
     if (json_is_string(item)) {
         *ret = mkstr(json_string_value(item) + ix[0], (size_t)(ix[1] - ix[0]));
@@ -2823,8 +2912,7 @@ static int eval_call(struct state *s, json_t *dot, const struct arg *fa, struct 
 
 /* An operand in argument position, or the first word of a command when
  * has_args/final say what follows it. */
-static int eval_arg(struct state *s, json_t *dot, const struct arg *a, bool has_args,
-                    json_t **ret)
+static int eval_arg(struct state *s, json_t *dot, const struct arg *a, bool has_args, json_t **ret)
 {
     int r = step(s);
     if (r < 0) {
@@ -2856,9 +2944,6 @@ static int eval_arg(struct state *s, json_t *dot, const struct arg *a, bool has_
         return eval_chain(s, v->val, a->fields, a->nfields, has_args, ret);
     }
     case A_NIL:
-        if (has_args) {
-            return exec_error(s, "nil is not a command");
-        }
         *ret = json_null();
         return 0;
     case A_BOOL:
@@ -2955,13 +3040,16 @@ static int eval_cmd(struct state *s, json_t *dot, const struct cmd *c, json_t *f
     bool has_args = c->nargs > 1 || has_final;
     int r;
     at(s, c->pos, c->end);
+    if (first->type == A_NIL) {
+        return exec_error(s, "nil is not a command");
+    }
     if (first->type == A_FUNC) {
         r = step(s);
         if (r < 0) {
             return r;
         }
-        return eval_call(s, dot, first, c->args + 1, c->nargs - 1, final, has_final, c->pos,
-                         c->end, ret);
+        return eval_call(s, dot, first, c->args + 1, c->nargs - 1, final, has_final, c->pos, c->end,
+                         ret);
     }
     /* Anything else given arguments is refused by eval_arg: fields would be
      * method calls and maps have none. */
@@ -3025,8 +3113,12 @@ static int walk_range(struct state *s, json_t *dot, const struct node *n)
         single = val;
         count = 1;
     } else {
+        _cleanup_strbuf_ struct strbuf what = STRBUF_INIT;
         at(s, n->pipe->pos, n->pipe->end);
-        r = exec_error(s, "range can't iterate over %s", go_type(val));
+        r = print_value(s, &what, val);
+        if (r >= 0) {
+            r = exec_error(s, "range can't iterate over %.40s", strbuf_str(&what));
+        }
         goto out;
     }
     for (size_t i = 0; i < count; i++) {
@@ -3259,20 +3351,12 @@ struct table_writer {
 
 struct tw_cell {
     size_t off, size, width; /* bytes in text, bytes, runes */
+    size_t column_width;     /* the width of its column block */
 };
 
 struct tw_line {
     struct tw_cell *cells;
     size_t ncells; /* the last cell is not tab-terminated */
-};
-
-struct tw {
-    const char *text;
-    struct tw_line *lines;
-    size_t nlines;
-    size_t *widths;
-    size_t nwidths;
-    struct strbuf *out;
 };
 
 struct table_writer *table_writer_new(void)
@@ -3286,115 +3370,117 @@ void table_writer_add(struct table_writer *w, const char *text)
     strbuf_adds(&w->text, text);
 }
 
-static void tw_write_lines(struct tw *tw, size_t line0, size_t line1)
+/* Go's format() recurses once per column: a column block is a maximal run
+ * of consecutive lines that have a tab-terminated cell in that column,
+ * inside the block of the column to its left; it is as wide as its widest
+ * cell plus padding 3, at least minwidth 10. Since a line with cell j also
+ * has cell j-1, the blocks of column j are simply the maximal runs of lines
+ * that have cell j. Cells come from image data (a label full of tabs), so
+ * this computes the same widths in one pass without recursion: run_start
+ * and run_width track the open block of every column. */
+static void tw_widths(struct tw_line *lines, size_t nlines)
 {
-    for (size_t i = line0; i < line1; i++) {
-        const struct tw_line *l = &tw->lines[i];
-        for (size_t j = 0; j < l->ncells; j++) {
-            const struct tw_cell *c = &l->cells[j];
-            strbuf_add(tw->out, tw->text + c->off, c->size);
-            /* Only tab-terminated cells belong to a column and get padded. */
-            if (j + 1 < l->ncells && j < tw->nwidths && tw->widths[j] > c->width) {
-                add_pad(tw->out, ' ', tw->widths[j] - c->width);
+    size_t *run_start = NULL, *run_width = NULL;
+    size_t active = 0, alloc = 0;
+    for (size_t i = 0; i <= nlines; i++) {
+        size_t cols = i < nlines && lines[i].ncells > 0 ? lines[i].ncells - 1 : 0;
+        /* Close the blocks of columns this line does not have. */
+        for (size_t j = cols; j < active; j++) {
+            for (size_t k = run_start[j]; k < i; k++) {
+                lines[k].cells[j].column_width = run_width[j];
             }
         }
-        if (i + 1 < tw->nlines) {
-            strbuf_addc(tw->out, '\n');
+        if (cols > alloc) {
+            alloc = cols;
+            run_start = xrealloc(run_start, alloc * sizeof(*run_start));
+            run_width = xrealloc(run_width, alloc * sizeof(*run_width));
         }
+        for (size_t j = active; j < cols; j++) {
+            run_start[j] = i;
+            run_width[j] = 10; /* minwidth */
+        }
+        for (size_t j = 0; j < cols; j++) {
+            size_t w = lines[i].cells[j].width + 3; /* padding */
+            if (w > run_width[j]) {
+                run_width[j] = w;
+            }
+        }
+        active = cols;
     }
+    free(run_start);
+    free(run_width);
 }
 
-/* Go's tabwriter format(): column blocks are runs of consecutive lines that
- * have a cell in the column; each block is as wide as its widest cell plus
- * padding, at least minwidth. Recursion depth is the number of columns. */
-static void tw_format(struct tw *tw, size_t line0, size_t line1)
+/* Format one block of lines (text up to a form feed) into out. */
+static void tw_segment(const char *text, size_t start, size_t end, struct strbuf *out)
 {
-    size_t column = tw->nwidths;
-    for (size_t this = line0; this < line1; this++) {
-        if (column + 1 >= tw->lines[this].ncells) {
-            continue;
+    struct tw_line *lines = NULL;
+    size_t nlines = 0, alines = 0;
+    size_t p = start;
+    for (;;) {
+        if (nlines == alines) {
+            lines = xgrow(lines, sizeof(*lines), nlines, &alines);
         }
-        tw_write_lines(tw, line0, this);
-        line0 = this;
-        size_t width = 10; /* minwidth */
-        for (; this < line1; this++) {
-            const struct tw_line *l = &tw->lines[this];
-            if (column + 1 >= l->ncells) {
-                break;
+        struct tw_line *l = &lines[nlines++];
+        *l = (struct tw_line){0};
+        size_t acells = 0, cs = p;
+        for (;;) {
+            bool eol = p >= end || text[p] == '\n';
+            if (eol || text[p] == '\t' || text[p] == '\v') {
+                if (l->ncells == acells) {
+                    l->cells = xgrow(l->cells, sizeof(*l->cells), l->ncells, &acells);
+                }
+                l->cells[l->ncells++] = (struct tw_cell){
+                    .off = cs, .size = p - cs, .width = rune_count(text + cs, p - cs)};
+                if (eol) {
+                    break;
+                }
+                cs = ++p;
+                continue;
             }
-            size_t w = l->cells[column].width + 3; /* padding */
-            if (w > width) {
-                width = w;
-            }
+            p++;
         }
-        tw->widths = xrealloc(tw->widths, (tw->nwidths + 1) * sizeof(*tw->widths));
-        tw->widths[tw->nwidths++] = width;
-        tw_format(tw, line0, this);
-        tw->nwidths--;
-        /* Like Go, the loop's this++ passes over the line that ended the
-         * block: it has no cell in this column, so it starts no block. */
-        line0 = this;
+        if (p >= end) {
+            break;
+        }
+        p++; /* the newline */
     }
-    tw_write_lines(tw, line0, line1);
+    tw_widths(lines, nlines);
+    for (size_t i = 0; i < nlines; i++) {
+        const struct tw_line *l = &lines[i];
+        for (size_t j = 0; j < l->ncells; j++) {
+            const struct tw_cell *c = &l->cells[j];
+            strbuf_add(out, text + c->off, c->size);
+            /* Only tab-terminated cells belong to a column and are padded. */
+            if (j + 1 < l->ncells && c->column_width > c->width) {
+                add_pad(out, ' ', c->column_width - c->width);
+            }
+        }
+        /* Text that ends in a newline leaves an empty last line, which Go's
+         * Flush prints as nothing. */
+        if (i + 1 < nlines) {
+            strbuf_addc(out, '\n');
+        }
+        free(l->cells);
+    }
+    free(lines);
 }
 
 void table_writer_flush(struct table_writer *w, struct strbuf *out)
 {
     const char *text = strbuf_str(&w->text);
     size_t len = w->text.len;
-    /* Split into lines of cells. '\v' ends a cell like '\t'; '\f' ends a
-     * line and a formatting block (Go flushes on it). */
-    size_t seg_start = 0;
-    while (seg_start < len) {
-        size_t seg_end = seg_start;
-        while (seg_end < len && text[seg_end] != '\f') {
-            seg_end++;
-        }
-        bool formfeed = seg_end < len;
-        struct tw tw = {.text = text, .out = out};
-        size_t alines = 0;
-        size_t p = seg_start;
-        for (;;) {
-            if (tw.nlines == alines) {
-                tw.lines = xgrow(tw.lines, sizeof(*tw.lines), tw.nlines, &alines);
-            }
-            struct tw_line *l = &tw.lines[tw.nlines++];
-            *l = (struct tw_line){0};
-            size_t acells = 0;
-            size_t cs = p;
-            for (;;) {
-                bool eol = p >= seg_end || text[p] == '\n';
-                if (eol || text[p] == '\t' || text[p] == '\v') {
-                    if (l->ncells == acells) {
-                        l->cells = xgrow(l->cells, sizeof(*l->cells), l->ncells, &acells);
-                    }
-                    l->cells[l->ncells++] =
-                        (struct tw_cell){.off = cs, .size = p - cs, .width = rune_count(text + cs, p - cs)};
-                    if (eol) {
-                        break;
-                    }
-                    cs = ++p;
-                    continue;
-                }
-                p++;
-            }
-            if (p >= seg_end) {
-                break;
-            }
-            p++; /* the newline */
-        }
-        /* Text ending in a newline leaves an empty last line: print
-         * nothing for it, as Go's Flush does. */
-        tw_format(&tw, 0, tw.nlines);
-        for (size_t i = 0; i < tw.nlines; i++) {
-            free(tw.lines[i].cells);
-        }
-        free(tw.lines);
-        free(tw.widths);
-        if (formfeed) {
+    /* '\v' ends a cell like '\t'; '\f' ends a line and the column blocks
+     * (Go flushes on it). */
+    size_t start = 0;
+    while (start < len) {
+        const char *ff = memchr(text + start, '\f', len - start);
+        size_t end = ff ? (size_t)(ff - text) : len;
+        tw_segment(text, start, end, out);
+        if (ff) {
             strbuf_addc(out, '\n');
         }
-        seg_start = seg_end + (formfeed ? 1 : 0);
+        start = end + (ff ? 1 : 0);
     }
     strbuf_reset(&w->text);
 }

@@ -96,8 +96,9 @@ void table_writer_free(struct table_writer *w);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct table_writer *, table_writer_free)
 
 /* The whole common case for a front end: format (NULL or "" or "table" means
- * default_table), rows an array of objects; writes header (for tables) and
- * rows, each followed by '\n', into out. */
+ * default_table; "json" means "{{json .}}", as Docker 23+ reads it), rows an
+ * array of objects; writes header (for tables) and rows, each followed by
+ * '\n', into out. */
 int template_render_rows(const char *format, const char *default_table, json_t *header_map,
                          json_t *rows, struct strbuf *out, struct berth_error **err);
 

@@ -241,8 +241,10 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
         j->pipe_r = -1;
     }
     /* A bad layer makes the unpacker stop and the feeder fail with EPIPE:
-     * the unpacker's error is the cause. */
-    if (j->unpack_r < 0) {
+     * then the unpacker's error is the cause. A feeder that failed for
+     * another reason (a full disk under the blob writer, a network error,
+     * corrupt compressed data) cut the tar short: its error is the cause. */
+    if (j->unpack_r < 0 && (r >= 0 || r == -EPIPE)) {
         if (err && *err && r < 0) {
             berth_error_free(*err);
             *err = NULL;
@@ -266,7 +268,7 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
         unsigned int mdlen = 0;
         char got[72];
         EVP_DigestFinal_ex(j->diff_hash, md, &mdlen);
-        strcpy(got, "sha256:");
+        memcpy(got, "sha256:", 8);
         for (unsigned i = 0; i < 32; i++) {
             snprintf(got + 7 + 2 * i, 3, "%02x", md[i]);
         }

@@ -10,11 +10,19 @@
  * the tag. Layers go a few at a time (opts.parallel); each one is first
  * checked with HEAD in the target repository ("Layer already exists"), then
  * mounted from another repository of the same registry that it was pulled
- * from (the repo digests of the images that contain it: "Mounted from
+ * from or pushed to (the repo digests of the images that contain it: "Mounted from
  * library/x"), else uploaded from the blob store (one PUT up to
- * chunk_size, POST + PATCH chunks above it). A layer without a stored
- * compressed blob (an image that came from load/import) cannot be pushed
- * yet: -ENOTSUP naming the layer.
+ * chunk_size, POST + PATCH chunks above it). The config blob goes the same
+ * way (HEAD, mount, upload), without events, as Docker shows none.
+ *
+ * A layer whose stored blob is the plain diff tar (load and import keep
+ * layers as given) is first gzipped into a new blob, and the layer record
+ * is changed to name it (same diff_id: same tar), as `docker push`
+ * compresses such layers; the plain blob is removed when nothing else
+ * names it, and the next push reuses the gzip blob. This happens on the
+ * calling thread before any upload, so it stays even when the push then
+ * fails. A layer with no stored blob at all: -ENOTSUP naming the layer (a
+ * tar remade from the layer directory would not match the diff_id).
  *
  * The manifest: the one the image was pulled with when it is stored, names
  * the image's config and exactly its stored layer blobs; else a new one
@@ -22,7 +30,8 @@
  * Docker schema 2; Docker schema 2 when unknown). After the manifest is
  * put, the repo digest "<repo>@<digest>" is recorded on the image (as
  * Docker adds RepoDigests after a push), so later pushes can mount from it.
- * A failure anywhere changes nothing in the local store.
+ * Apart from the compression above, a failure changes nothing in the local
+ * store (the repo digest is recorded only once the manifest is accepted).
  *
  * Errors: "push '<name>': layer 3d24ee258efc: denied: ..." (registry.h's
  * causes, prefixed with the image and the step).

@@ -329,7 +329,7 @@ struct registry {
     bool creds_looked_up;
     long connect_timeout_ms, low_speed_s;
     unsigned max_retries;
-    pthread_mutex_t lock; /* endpoints' learnt state, pool, tokens, creds */
+    pthread_mutex_t lock;       /* endpoints' learnt state, pool, tokens, creds */
     pthread_mutex_t token_lock; /* one token fetch at a time */
     struct token *tokens;
     CURL *pool[POOL_MAX];
@@ -373,8 +373,8 @@ int registry_new(const char *domain, const struct registry_options *opts, struct
     reg->domain = xstrdup(domain);
     long env_timeout = env_seconds("BERTH_REGISTRY_TIMEOUT");
     reg->connect_timeout_ms = opts->connect_timeout_ms > 0 ? opts->connect_timeout_ms
-                              : env_timeout > 0         ? env_timeout * 1000
-                                                        : 30000;
+                              : env_timeout > 0            ? env_timeout * 1000
+                                                           : 30000;
     reg->low_speed_s = opts->low_speed_timeout_s > 0 ? opts->low_speed_timeout_s
                        : env_timeout > 0             ? env_timeout
                                                      : 30;
@@ -408,8 +408,8 @@ int registry_new(const char *domain, const struct registry_options *opts, struct
     }
     struct endpoint *e = &reg->eps[reg->n_eps++];
     e->hostport = xstrdup(hub ? "registry-1.docker.io" : domain);
-    e->insecure = (!secure_loopback && registry_is_loopback(domain)) ||
-                  strv_contains(opts->insecure, domain);
+    e->insecure =
+        (!secure_loopback && registry_is_loopback(domain)) || strv_contains(opts->insecure, domain);
     tls_load(opts->certs_dir, e->hostport, &e->tls);
     if (hub && !e->tls.ca_pem) {
         tls_load(opts->certs_dir, "docker.io", &e->tls);
@@ -508,7 +508,7 @@ static void secret_free(char *s)
 
 struct req {
     const char *method;
-    const char *path; /* "/v2/..." or an absolute URL (upload Location) */
+    const char *path;  /* "/v2/..." or an absolute URL (upload Location) */
     const char *scope; /* token scope(s), space separated */
     const char *accept;
     const char *content_type;
@@ -521,7 +521,7 @@ struct req {
     bool pull;   /* may go to mirrors */
     bool follow; /* follow redirects (blob GET/HEAD) */
     uint64_t range_from;
-    size_t cap;  /* capture cap of a 2xx body without sink */
+    size_t cap; /* capture cap of a 2xx body without sink */
     registry_data_cb sink;
     void *sink_data;
     int64_t expected; /* sink: total blob size or -1 */
@@ -1025,11 +1025,11 @@ static int fetch_token(struct registry *r, const struct endpoint *e, const char 
     realm_ep.hostport = realm_host;
     /* The realm is trusted as the registry is: same CAs, and unverified
      * only for loopback/insecure registries that point at loopback/themselves. */
-    realm_ep.insecure = registry_is_loopback(realm_host) ||
-                        (e->insecure && streq(realm_host, e->hostport));
+    realm_ep.insecure =
+        registry_is_loopback(realm_host) || (e->insecure && streq(realm_host, e->hostport));
     realm_ep.tls = e->tls;
-    struct req q = {.method = "GET", .path = strbuf_str(&url), .fd = -1, .cap = TOKEN_BODY_MAX,
-                    .follow = true};
+    struct req q = {
+        .method = "GET", .path = strbuf_str(&url), .fd = -1, .cap = TOKEN_BODY_MAX, .follow = true};
     struct resp s = {0};
     int r_ = 0;
     CURLcode c = perform_once(r, &realm_ep, SCHEME_HTTPS, &q, auth_header, &s);
@@ -1045,7 +1045,8 @@ static int fetch_token(struct registry *r, const struct endpoint *e, const char 
                              user ? "unauthorized: incorrect username or password"
                                   : (why ? why : "unauthorized: authentication required"));
     } else if (s.status != 200) {
-        r_ = berth_error_set(err, EIO, "fetch token from '%s': received unexpected HTTP status: %ld %s",
+        r_ = berth_error_set(err, EIO,
+                             "fetch token from '%s': received unexpected HTTP status: %ld %s",
                              realm_host, s.status, s.reason);
     } else {
         json_error_t je;
@@ -1398,9 +1399,9 @@ int registry_ping(struct registry *r, struct berth_error **err)
 
 /* Every manifest type manifest.c parses, indexes first. */
 #define MANIFEST_ACCEPT                                                                            \
-    "application/vnd.oci.image.index.v1+json, "                                                   \
-    "application/vnd.docker.distribution.manifest.list.v2+json, "                                 \
-    "application/vnd.oci.image.manifest.v1+json, "                                                \
+    "application/vnd.oci.image.index.v1+json, "                                                    \
+    "application/vnd.docker.distribution.manifest.list.v2+json, "                                  \
+    "application/vnd.oci.image.manifest.v1+json, "                                                 \
     "application/vnd.docker.distribution.manifest.v2+json"
 
 int registry_get_manifest(struct registry *r, const char *repo, const char *reference,
@@ -1551,8 +1552,8 @@ static char *upload_url(struct registry *r, const char *location)
 
 static void cancel_upload(struct registry *r, const char *url, const char *scope)
 {
-    struct req q = {.method = "DELETE", .path = url, .scope = scope, .fd = -1,
-                    .cap = ERROR_BODY_MAX};
+    struct req q = {
+        .method = "DELETE", .path = url, .scope = scope, .fd = -1, .cap = ERROR_BODY_MAX};
     struct resp s = {0};
     (void)do_request(r, &q, &s, NULL, NULL);
     resp_release(&s);
@@ -1568,8 +1569,12 @@ int registry_blob_mount(struct registry *r, const char *repo, const char *digest
     add_query_escaped(&path, from_repo);
     _cleanup_free_ char *scope =
         xasprintf("repository:%s:pull,push repository:%s:pull", repo, from_repo);
-    struct req q = {.method = "POST", .path = strbuf_str(&path), .scope = scope, .fd = -1,
-                    .cap = ERROR_BODY_MAX, .what = "blob"};
+    struct req q = {.method = "POST",
+                    .path = strbuf_str(&path),
+                    .scope = scope,
+                    .fd = -1,
+                    .cap = ERROR_BODY_MAX,
+                    .what = "blob"};
     struct resp s = {0};
     int k = do_request(r, &q, &s, NULL, err);
     if (k >= 0) {
@@ -1603,8 +1608,12 @@ int registry_blob_upload(struct registry *r, const char *repo, const char *diges
     if (start < 0) {
         return berth_error_sys(err, errno, "upload blob '%s': seek", digest);
     }
-    struct req q = {.method = "POST", .path = path, .scope = scope, .fd = -1,
-                    .cap = ERROR_BODY_MAX, .what = "blob upload"};
+    struct req q = {.method = "POST",
+                    .path = path,
+                    .scope = scope,
+                    .fd = -1,
+                    .cap = ERROR_BODY_MAX,
+                    .what = "blob upload"};
     struct resp s = {0};
     _cleanup_free_ char *url = NULL;
     int k = do_request(r, &q, &s, NULL, err);

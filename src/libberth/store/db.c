@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include "basic/alloc.h"
@@ -223,10 +224,23 @@ int db_open(const char *root, struct berth_db **ret, struct berth_error **err)
     /* WAL: readers never block the writer and a crash mid-write rolls back;
      * synchronous=NORMAL in WAL mode keeps the database consistent across a
      * power loss (a last commit may be lost, never half-applied). */
-    rc = sq.sqlite3_exec(db->h,
-                         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                         " PRAGMA foreign_keys=ON;",
-                         NULL, NULL, NULL);
+    /* Switching a new database to WAL takes a lock for which SQLite does not
+     * always call the busy handler: two processes opening a fresh store at
+     * once would see SQLITE_BUSY. Retry for as long as the busy timeout. */
+    for (int waited_ms = 0;; waited_ms += 5) {
+        rc = sq.sqlite3_exec(db->h,
+                             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                             " PRAGMA foreign_keys=ON;",
+                             NULL, NULL, NULL);
+        if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) {
+            break;
+        }
+        if (waited_ms >= BUSY_TIMEOUT_MS) {
+            break;
+        }
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     if (rc != SQLITE_OK) {
         return sq_error(db, rc, err, "configure");
     }
