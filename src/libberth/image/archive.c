@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "basic/alloc.h"
+#include "libberth/common/dl.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
@@ -70,46 +71,7 @@
     X(archive_entry_symlink)                                                                       \
     X(archive_entry_hardlink)
 
-#define LA_MEMBER(name) __typeof__(name) *name;
-static struct {
-    LA_SYMBOLS(LA_MEMBER)
-} la;
-#undef LA_MEMBER
-
-static pthread_once_t la_once = PTHREAD_ONCE_INIT;
-static bool la_ok;
-static const char *la_missing;
-
-static void la_load_once(void)
-{
-    void *h = dlopen(LIBARCHIVE_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        return;
-    }
-#define LA_RESOLVE(name)                                                                           \
-    if (!la_missing) {                                                                             \
-        la.name = (__typeof__(name) *)dlsym(h, #name);                                             \
-        if (!la.name)                                                                              \
-            la_missing = #name;                                                                    \
-    }
-    LA_SYMBOLS(LA_RESOLVE)
-#undef LA_RESOLVE
-    la_ok = !la_missing;
-}
-
-static int la_load(struct berth_error **err)
-{
-    pthread_once(&la_once, la_load_once);
-    if (la_missing) {
-        return berth_error_set(err, ELIBBAD, "%s: missing symbol '%s'", LIBARCHIVE_SONAME,
-                               la_missing);
-    }
-    if (!la_ok) {
-        return berth_error_set(err, ELIBACC, "%s not found: install libarchive13",
-                               LIBARCHIVE_SONAME);
-    }
-    return 0;
-}
+DEFINE_DL_LIB(la, LA_SYMBOLS, LIBARCHIVE_SONAME, "libarchive13")
 
 static int la_error(struct archive *a, struct berth_error **err, const char *what)
 {

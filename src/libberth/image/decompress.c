@@ -35,6 +35,7 @@
 #endif
 
 #include "basic/alloc.h"
+#include "libberth/common/dl.h"
 #include "basic/log.h"
 
 #define ZLIB_SONAME "libz.so.1"
@@ -75,45 +76,6 @@
     X(isal_inflate_reset)                                                                          \
     X(isal_inflate)                                                                                \
     X(crc32_gzip_refl)
-
-#define DL_MEMBER(name) __typeof__(name) *name;
-#define DL_RESOLVE(name)                                                                           \
-    if (!missing) {                                                                                \
-        t->name = (__typeof__(name) *)dlsym(h, #name);                                             \
-        if (!t->name)                                                                              \
-            missing = #name;                                                                       \
-    }
-
-/* Defines the table `lib`, lib_load_once() and lib_load(err). The handle
- * stays open for the life of the process: the table points into it. */
-#define DEFINE_DL_LIB(lib, SYMBOLS, soname, package)                                               \
-    static struct {                                                                                \
-        SYMBOLS(DL_MEMBER)                                                                         \
-    } lib;                                                                                         \
-    static pthread_once_t lib##_once = PTHREAD_ONCE_INIT;                                          \
-    static bool lib##_ok;                                                                          \
-    static const char *lib##_missing;                                                              \
-    static void lib##_load_once(void)                                                              \
-    {                                                                                              \
-        __typeof__(lib) *t = &lib;                                                                 \
-        const char *missing = NULL;                                                                \
-        void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);                                           \
-        if (!h)                                                                                    \
-            return;                                                                                \
-        SYMBOLS(DL_RESOLVE)                                                                        \
-        lib##_missing = missing;                                                                   \
-        lib##_ok = !missing;                                                                       \
-    }                                                                                              \
-    static int lib##_load(struct berth_error **err)                                                \
-    {                                                                                              \
-        pthread_once(&lib##_once, lib##_load_once);                                                \
-        if (lib##_missing)                                                                         \
-            return berth_error_set(err, ELIBBAD, "%s: missing symbol '%s'", soname,                \
-                                   lib##_missing);                                                 \
-        if (!lib##_ok)                                                                             \
-            return berth_error_set(err, ELIBACC, "%s not found: install %s", soname, package);     \
-        return 0;                                                                                  \
-    }
 
 DEFINE_DL_LIB(zl, ZLIB_SYMBOLS, ZLIB_SONAME, "zlib1g")
 DEFINE_DL_LIB(zs, ZSTD_SYMBOLS, ZSTD_SONAME, "libzstd1")

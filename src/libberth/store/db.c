@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "basic/alloc.h"
+#include "libberth/common/dl.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 
@@ -36,44 +37,7 @@
     X(sqlite3_get_autocommit)                                                                      \
     X(sqlite3_db_handle)
 
-#define SQ_MEMBER(name) __typeof__(name) *name;
-static struct {
-    SQ_SYMBOLS(SQ_MEMBER)
-} sq;
-#undef SQ_MEMBER
-
-static pthread_once_t sq_once = PTHREAD_ONCE_INIT;
-static bool sq_ok;
-static const char *sq_missing;
-
-static void sq_load_once(void)
-{
-    void *h = dlopen(SQLITE_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        return;
-    }
-#define SQ_RESOLVE(name)                                                                           \
-    if (!sq_missing) {                                                                             \
-        sq.name = (__typeof__(name) *)dlsym(h, #name);                                             \
-        if (!sq.name)                                                                              \
-            sq_missing = #name;                                                                    \
-    }
-    SQ_SYMBOLS(SQ_RESOLVE)
-#undef SQ_RESOLVE
-    sq_ok = !sq_missing;
-}
-
-static int sq_load(struct berth_error **err)
-{
-    pthread_once(&sq_once, sq_load_once);
-    if (sq_missing) {
-        return berth_error_set(err, ELIBBAD, "%s: missing symbol '%s'", SQLITE_SONAME, sq_missing);
-    }
-    if (!sq_ok) {
-        return berth_error_set(err, ELIBACC, "%s not found: install libsqlite3-0", SQLITE_SONAME);
-    }
-    return 0;
-}
+DEFINE_DL_LIB(sq, SQ_SYMBOLS, SQLITE_SONAME, "libsqlite3-0")
 
 struct berth_db {
     sqlite3 *h;
