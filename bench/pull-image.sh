@@ -110,7 +110,8 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   bench_image_build
   echo "image: $BENCH_OCI (tag $BENCH_TAG); layers (compressed bytes, digest), bottom first:"
   bench_image_layers | sed 's/^/  /'
-  echo "uncompressed: $(du -sb "$BENCH_CACHE/minbase" | cut -f1) bytes of minbase tree + 80 MiB + /usr/share/doc + small"
+  bench_image_layers | while read -r _ d; do gzip -l "$BENCH_OCI/blobs/sha256/${d#sha256:}" | awk 'NR == 2 {print $2}'; done |
+    awk '{s += $1} END {printf "uncompressed: %.0f MB of tar\n", s / 1e6}'
   if [ "${1:-}" = --serve ]; then
     trap 'registry_stop' EXIT
     trap 'exit 0' INT TERM

@@ -2,23 +2,27 @@
 # Pull of the ~400 MB five-layer image (bench/pull-image.sh) from a loopback
 # docker-registry into an EMPTY store, side by side (issue 3):
 #   podman  private --root/--runroot, overlay driver, --tls-verify=false
-#   docker  a private dockerd (overlay2, private data-root), image removed
-#           and the data-root checked empty before every run
+#   docker  a private dockerd (overlay2), restarted with a new data-root
+#           before every run
 #   berth   berth --root T pull (release build, build-bench)
 #   curl    the layer blobs fetched in parallel to /dev/null: the network
 #           floor (what the registry and loopback alone cost)
-# Before each timed run the tool's store is emptied and then initialised
-# (an `images` listing), so creating the store is not timed but the pull
-# of every layer into it is. hyperfine: one warm-up run each, then RUNS
-# runs; medians and the ratios podman/berth and docker/berth.
+# Before each timed run the tool gets a new, empty store (the old one is
+# moved aside, not deleted), which is then initialised (an `images`
+# listing), so creating the store is not timed but the pull of every layer
+# into it is. The stores are on a private journaled ext4 on a loop device
+# (see below for why). One warm-up round, then RUNS rounds of every tool
+# once (interleaved, see "run"); medians and the ratios podman/berth and
+# docker/berth.
 # Page caches are not dropped (that needs a privilege we cannot assume):
 # the registry's blobs are in the page cache after the warm-up, for every
 # tool alike, so the figures are for a warm registry.
 # Usage: bench/pull.sh [runs]   (default 5; run as root)
-#   BERTH=PATH     berth binary (default build-bench/src/berth; made with
-#                  `meson setup build-bench --buildtype=release` if missing)
+#   BERTH=PATH     berth binary (default build-bench/src/berth, a release
+#                  build: set up if missing and brought up to date first)
 #   TOOLS="podman docker berth curl"   which to measure
 #   DOCKER_CLI=PATH  docker client (default: docker in PATH)
+#   BENCH_FS=tmp   stores in the temp dir, not on a private loop ext4
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -35,9 +39,10 @@ peer_globals_snapshot
 
 cleanup() {
   set +e
-  [ ! -f "$work/dockerd/started.pid" ] || stop_pid "$(cat "$work/dockerd/started.pid")"
+  [ -z "${fs:-}" ] || [ ! -f "$fs/dockerd/started.pid" ] || stop_pid "$(cat "$fs/dockerd/started.pid")"
   peer_kill_leftovers
   peer_umount_all
+  [ ! -s "$work/loopdev" ] || losetup -d "$(cat "$work/loopdev")"
   registry_stop
   peer_globals_cleanup
   rm -rf "$work"
@@ -49,6 +54,25 @@ has() { [[ " $TOOLS " == *" $1 "* ]]; }
 
 bench_image_build
 bench_image_push
+
+# The stores live on a private ext4 (defaults, so with a journal) in a
+# sparse file on a loop device with direct I/O: what a host's /var/lib
+# usually is, and out of reach of other users of the machine. This VM's
+# root is ext4 WITHOUT a journal, where creating a file scans past every
+# inode freed in the last 1-5 minutes (ext4 recently_deleted()): any mass
+# delete anywhere on it (a test's cleanup) made file creation 10-20x slower
+# (2000 empty files: 0.04 s vs 0.6-1 s) and pull times swing 2-3x.
+# BENCH_FS=tmp puts the stores in the temp dir instead.
+fs=$work
+if [ "${BENCH_FS:-loop}" = loop ]; then
+  truncate -s 40G "$work/fs.img"
+  mkfs.ext4 -q -F "$work/fs.img"
+  losetup --direct-io=on -f --show "$work/fs.img" > "$work/loopdev"
+  mkdir "$work/fs"
+  mount "$(cat "$work/loopdev")" "$work/fs"
+  fs=$work/fs
+fi
+echo "stores on: $(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$fs")"
 echo "host: $(uname -r), $(nproc) cpus, $(free -g | awk '/^Mem:/ {print $2}') GiB; image $BENCH_REF"
 bench_image_layers | awk '{n++; s += $1} END {printf "image: %d layers, %.0f MB compressed\n", n, s/1e6}'
 
@@ -65,25 +89,22 @@ if has curl; then
   preps+=(:)
 fi
 
-# Every timed run gets a new store: the previous one is renamed into
-# $work/trash, not deleted, and the trash goes at the end. Deleting ~15,000
-# files just before the next run would slow its file creation: ext4 without
-# a journal (this VM's root) skips inodes freed in the last 1-5 minutes when
-# allocating new ones, and that scan (recently_deleted()) took 80% of a
-# pull's CPU time in perf.
-mkdir -p "$work/trash"
+# Every timed run gets a new store: the previous one is renamed into the
+# trash, not deleted (nothing is deleted while measuring; see above), and
+# the trash goes at the end.
+mkdir -p "$fs/trash"
 # _prep NAME PATH...: prepare-script lines moving each PATH to the trash
 _prep() {
   local name=$1 p
   shift
   echo 'n=$RANDOM$RANDOM'
   for p in "$@"; do
-    echo "umount -R $p 2>/dev/null; [ ! -e $p ] || mv -T $p $work/trash/$name-\$n-$(basename "$p")"
+    echo "umount -R $p 2>/dev/null; [ ! -e $p ] || mv -T $p $fs/trash/$name-\$n-$(basename "$p")"
   done
 }
 
 if has podman && command -v podman >/dev/null; then
-  d=$work/podman
+  d=$fs/podman
   mkdir -p "$d"
   # Debian's containers.conf with private paths and the file events logger
   awk -v d="$d" '{ print } /^\[engine\]/ {
@@ -107,7 +128,7 @@ fi
 if has docker && command -v dockerd >/dev/null && [ -n "$DOCKER_CLI" ]; then
   # A new dockerd with a new data-root for every run: `docker rmi` would
   # delete the layers just before the next pull (see above).
-  d=$work/dockerd
+  d=$fs/dockerd
   mkdir -p "$d"
   echo '{}' > "$d/daemon.json"
   docker=("$DOCKER_CLI" -H "unix://$d/docker.sock")
@@ -138,12 +159,13 @@ if has docker && command -v dockerd >/dev/null && [ -n "$DOCKER_CLI" ]; then
 fi
 
 if has berth; then
-  if [ ! -x "$BERTH" ] && [ "$BERTH" = "$here/../build-bench/src/berth" ]; then
+  if [ "$BERTH" = "$here/../build-bench/src/berth" ]; then
     [ -d "$here/../build-bench" ] || meson setup "$here/../build-bench" "$here/.." --buildtype=release >/dev/null
-    ninja -C "$here/../build-bench" >/dev/null || true
+    ninja -C "$here/../build-bench" >/dev/null ||
+      echo "warning: the build failed; measuring the berth already in build-bench" >&2
   fi
   if "$BERTH" pull --help >/dev/null 2>&1; then
-    d=$work/berth
+    d=$fs/berth
     berth=("$BERTH" --root "$d/root" --runroot "$d/run")
     names+=("berth")
     cmds+=("${berth[*]} pull -q $BENCH_REF")
@@ -155,22 +177,41 @@ ${berth[*]} images -q")
 fi
 
 # ---- run -----------------------------------------------------------------
-# hyperfine -N runs --prepare without a shell too: each is a script
-args=()
-for i in "${!cmds[@]}"; do
-  printf '%s\n' "${preps[$i]}" > "$work/prepare-$i.sh"
-  args+=(--prepare "bash $work/prepare-$i.sh")
+# Rounds: every tool once per round (hyperfine, one run), a first round as
+# warm-up, then RUNS rounds. Interleaved so that load from other users of
+# the machine (2 vCPUs, shared) falls on every tool alike, not on whichever
+# hyperfine happened to be measuring. CPU time (user+sys of the command and
+# its children) is printed for the daemonless tools; docker's work is done
+# in dockerd, so its client's CPU time means nothing.
+# hyperfine -N runs --prepare without a shell too: each is a script.
+for i in "${!cmds[@]}"; do printf '%s\n' "${preps[$i]}" > "$work/prepare-$i.sh"; done
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+for round in $(seq 0 "$RUNS"); do
+  for i in "${!cmds[@]}"; do
+    hyperfine -N --runs 1 --prepare "bash $work/prepare-$i.sh" \
+      --export-json "$work/r$round-$i.json" "${cmds[$i]}" > "$work/hyperfine.log" 2>&1 ||
+      { cat "$work/hyperfine.log"; exit 1; }
+  done
 done
-hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$work/pull.json" "${args[@]}" "${cmds[@]}" \
-  > "$work/hyperfine.log" 2>&1 || { cat "$work/hyperfine.log"; exit 1; }
-mapfile -t med < <(hyperfine_medians "$work/pull.json")
-mapfile -t mins < <(jq -r '.results[] | "\(.min * 1000 | round) \(.max * 1000 | round)"' "$work/pull.json")
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
 
-echo "pull of $BENCH_REF into an empty store, median of $RUNS runs (min-max):"
+# stat FIELD I: median, min and max (ms) of tool I over rounds 1..RUNS
+stat() {
+  for round in $(seq 1 "$RUNS"); do
+    jq -r ".results[0] | $1 * 1000" "$work/r$round-$2.json"
+  done | sort -g | awk '{v[NR] = $1} END {
+    m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+    printf "%.0f %.0f %.0f\n", m, v[1], v[NR]}'
+}
+echo "pull of $BENCH_REF into an empty store, median of $RUNS rounds (min-max);"
+echo "load average before/after: $load0 / $load1"
 declare -A by
 for i in "${!cmds[@]}"; do
-  printf '  %-16s %9.0f ms  (%s ms)\n' "${names[$i]}" "${med[$i]}" "${mins[$i]/ /-}"
-  by[${names[$i]%% *}]=${med[$i]}
+  read -r med lo hi < <(stat .mean "$i")
+  read -r cpu _ _ < <(stat '(.user + .system)' "$i")
+  case ${names[$i]} in docker*) cpu="(in dockerd)" ;; *) cpu="$cpu ms" ;; esac
+  printf '  %-16s %7s ms  (%s-%s ms)  CPU %s\n' "${names[$i]}" "$med" "$lo" "$hi" "$cpu"
+  by[${names[$i]%% *}]=$med
 done
 if [ -n "${by[berth]:-}" ]; then
   [ -z "${by[podman]:-}" ] || echo "  ratio podman/berth: $(ratio "${by[podman]}" "${by[berth]}")x"
