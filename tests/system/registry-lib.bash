@@ -44,6 +44,10 @@
 #                  docker-registry really refuse tokens 2 s after issue (it
 #                  adds 60 s of leeway to the exp claim).
 #   TOKEN_SIGN=x5c sign with the cert chain in the JWT header instead of kid.
+#   REG_CLIENT_CERT=1 (TLS) require a client certificate signed by the test
+#                  CA (http.tls.clientcas); one is made and exported as
+#                  REG_CLIENT_CERT_FILE/REG_CLIENT_KEY_FILE, and copied into
+#                  REG_CERTS_D/<host>/client.cert + client.key (Docker's layout).
 # Knobs read by push_image / pull_image / inspect_image:
 #   REG_CREDS      unset: REG_USER:REG_PASS if those are set, else anonymous;
 #                  set and empty: anonymous; USER:PASS: those credentials.
@@ -101,6 +105,25 @@ _reg_make_certs() {
   mv -T "$tmp" "$dir" 2>/dev/null || rm -rf "$tmp"
 }
 
+# _reg_make_client_cert CERTS OUT: a client certificate (clientAuth) signed
+# by the test CA in CERTS, as OUT/client.cert and OUT/client.key.
+_reg_make_client_cert() {
+  local certs=$1 out=$2
+  mkdir -p "$out" || return 1
+  (
+    set -e
+    cd "$out"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -keyout client.key -out client.csr -subj "/CN=berth test client"
+    printf '%s\n' "basicConstraints=CA:FALSE" "keyUsage=critical,digitalSignature" \
+      "extendedKeyUsage=clientAuth" > client.ext
+    openssl x509 -req -in client.csr -CA "$certs/ca.crt" -CAkey "$certs/ca.key" \
+      -set_serial "0x$(openssl rand -hex 8)" -days 825 -extfile client.ext -out client.cert
+    rm -f client.csr client.ext
+  ) >"$out.log" 2>&1 || { cat "$out.log" >&2; rm -f "$out.log"; return 1; }
+  rm -f "$out.log"
+}
+
 # Where certs live: once per bats run (BATS_RUN_TMPDIR, removed by bats at the
 # end), else in the registry's own dir.
 _reg_certs_dir() {
@@ -136,11 +159,12 @@ _reg_stop_pid() {
 # _reg_wait_up URL PID: wait (10 s) for /v2/ to answer 200 or 401; fail early
 # if the process died (a port taken between our probe and its bind).
 _reg_wait_up() {
-  local url=$1 pid=$2 code i
+  local url=$1 pid=$2 code i cc=()
+  [ -z "${REG_CLIENT_CERT_FILE:-}" ] || cc=(--cert "$REG_CLIENT_CERT_FILE" --key "$REG_CLIENT_KEY_FILE")
   for i in $(seq 1 100); do
     kill -0 "$pid" 2>/dev/null || return 1
     [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 1
-    code=$(_reg_curl -k -o /dev/null -w '%{http_code}' "$url/v2/" 2>/dev/null)
+    code=$(_reg_curl -k "${cc[@]}" -o /dev/null -w '%{http_code}' "$url/v2/" 2>/dev/null)
     case $code in 200 | 401) return 0 ;; esac
     sleep 0.1
   done
@@ -159,6 +183,7 @@ registry_start() {
   REG_DIR=$(mktemp -d "$REG_TMPBASE/berth-reg-XXXXXX") || return 1
   export REG_DIR REG_MODE=$mode REG_TLS=$tls
   export REG_STARTED_DIRS=${REG_STARTED_DIRS:+$REG_STARTED_DIRS:}$REG_DIR
+  unset REG_CLIENT_CERT_FILE REG_CLIENT_KEY_FILE
   unset REG_CA REG_CERTS_D REG_USER REG_PASS TOKEN_PID TOKEN_PORT TOKEN_REALM \
     TOKEN_SERVICE TOKEN_ISSUER TOKEN_LOG REG REG_PID REG_PORT REG_URL REG_LOCALHOST
 
@@ -179,6 +204,13 @@ registry_start() {
     tlscfg="  tls:
     certificate: $certs/server.crt
     key: $certs/server.key"
+    if [ "${REG_CLIENT_CERT:-0}" = 1 ]; then
+      _reg_make_client_cert "$certs" "$REG_DIR/client" || { registry_stop "$REG_DIR"; return 1; }
+      export REG_CLIENT_CERT_FILE=$REG_DIR/client/client.cert REG_CLIENT_KEY_FILE=$REG_DIR/client/client.key
+      tlscfg+="
+    clientcas:
+      - $certs/ca.crt"
+    fi
   fi
 
   case $mode in
@@ -271,6 +303,12 @@ EOF
     mkdir -p "$REG_CERTS_D/$REG" "$REG_CERTS_D/$REG_LOCALHOST"
     cp "$REG_CA" "$REG_CERTS_D/$REG/ca.crt"
     cp "$REG_CA" "$REG_CERTS_D/$REG_LOCALHOST/ca.crt"
+    if [ -n "${REG_CLIENT_CERT_FILE:-}" ]; then
+      for i in "$REG" "$REG_LOCALHOST"; do
+        cp "$REG_CLIENT_CERT_FILE" "$REG_CERTS_D/$i/client.cert"
+        cp "$REG_CLIENT_KEY_FILE" "$REG_CERTS_D/$i/client.key"
+      done
+    fi
   fi
 }
 

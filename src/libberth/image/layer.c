@@ -417,15 +417,22 @@ static int unpack_file(struct unpack *u, struct archive *a, struct archive_entry
     if (la.archive_entry_sparse_count(e) == 0 && (uint64_t)size > remaining) {
         return bomb_error(u, path, err);
     }
-    int r = prepare_slot(pfd, name, false, err);
-    if (r < 0) {
-        return r;
+    /* Most entries are new names: create first and make room only when
+     * something is there (one stat less per file, ~10k in a Debian tree). */
+    const int create_flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int r;
+    _cleanup_close_ int fd = openat(pfd, name, create_flags, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        r = prepare_slot(pfd, name, false, err);
+        if (r < 0) {
+            return r;
+        }
+        fd = openat(pfd, name, create_flags, 0600);
     }
-    _cleanup_close_ int fd =
-        openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         return berth_error_sys(err, errno, "create '%s'", path);
     }
+    uint64_t end = 0; /* where the data written so far ends */
     for (;;) {
         const void *buf;
         size_t len;
@@ -448,9 +455,13 @@ static int unpack_file(struct unpack *u, struct archive *a, struct archive_entry
         if (r < 0) {
             return berth_error_sys(err, -r, "write '%s'", path);
         }
+        if ((uint64_t)off + len > end) {
+            end = (uint64_t)off + len;
+        }
     }
-    /* Trailing holes of sparse files. */
-    if (ftruncate(fd, (off_t)size) < 0) {
+    /* Trailing holes of sparse files (a plain file's data ends at its size:
+     * no call needed). */
+    if (end != (uint64_t)size && ftruncate(fd, (off_t)size) < 0) {
         return berth_error_sys(err, errno, "truncate '%s'", path);
     }
     uid_t uid;

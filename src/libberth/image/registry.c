@@ -541,6 +541,7 @@ struct resp {
     uint64_t delivered; /* bytes of the blob handed to the sink, from range_from's origin */
     uint64_t skip;      /* bytes still to drop (server ignored Range) */
     bool sink_failed, too_big, body_started;
+    char errbuf[CURL_ERROR_SIZE]; /* curl's detail of the last failure */
     int sink_r;
     struct berth_error *sink_err;
     /* upload state */
@@ -735,6 +736,11 @@ static void set_common(struct registry *r, CURL *h)
     cu.curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     cu.curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     cu.curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "identity");
+    /* HTTP/1.1, as Docker's registry transport (Go only speaks HTTP/2 there
+     * when forced): parallel layers use one connection each anyway, and a
+     * TLS alert (a refused client certificate) then reaches us as itself,
+     * not as an HTTP/2 send error. */
+    cu.curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 }
 
 /* One exchange. auth_header is the full "Authorization: ..." line or NULL. */
@@ -800,6 +806,8 @@ static CURLcode perform_once(struct registry *r, const struct endpoint *e, enum 
     cu.curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
     cu.curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     cu.curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    s->errbuf[0] = '\0';
+    cu.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
     s->q = q;
     s->h = h;
     resp_headers_reset(s);
@@ -809,6 +817,7 @@ static CURLcode perform_once(struct registry *r, const struct endpoint *e, enum 
     log_debug("registry: %s %s", q->method, url);
     CURLcode c = cu.curl_easy_perform(h);
     cu.curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+    cu.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
     cu.curl_slist_free_all(hdrs);
     s->h = NULL;
     handle_put(r, h);
@@ -1118,10 +1127,24 @@ static bool curl_is_tls(CURLcode c)
     }
 }
 
-static int transport_error(struct registry *r, const struct endpoint *e, CURLcode c,
-                           struct berth_error **err)
+/* A TLS alert from the server about our (missing or untrusted) client
+ * certificate, in OpenSSL's words as curl passes them on. */
+static bool client_cert_refused(const char *detail)
 {
-    const char *why = cu.curl_easy_strerror(c);
+    static const char *const alerts[] = {"alert bad certificate", "alert certificate required",
+                                         "alert unknown ca", "alert certificate unknown"};
+    for (size_t i = 0; i < ARRAY_SIZE(alerts); i++) {
+        if (strstr(detail, alerts[i])) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static int transport_error(struct registry *r, const struct endpoint *e, CURLcode c,
+                           const char *detail, struct berth_error **err)
+{
+    const char *why = detail && *detail ? detail : cu.curl_easy_strerror(c);
     if (c == CURLE_OPERATION_TIMEDOUT) {
         return berth_error_set(err, ETIMEDOUT, "'%s': %s: timed out", e->hostport, why);
     }
@@ -1136,10 +1159,20 @@ static int transport_error(struct registry *r, const struct endpoint *e, CURLcod
         return berth_error_set(err, EPROTO, "'%s': tls: %s", e->hostport, why);
     }
     if (c == CURLE_COULDNT_CONNECT) {
+        /* curl's detail names the address it tried: a proxy, maybe. */
+        if (detail && *detail) {
+            return berth_error_set(err, ECONNREFUSED, "'%s': connection refused (%s)", e->hostport,
+                                   detail);
+        }
         return berth_error_set(err, ECONNREFUSED, "'%s': connection refused", e->hostport);
     }
     if (c == CURLE_COULDNT_RESOLVE_HOST) {
         return berth_error_set(err, EHOSTUNREACH, "'%s': no such host", e->hostport);
+    }
+    if (c == CURLE_PARTIAL_FILE || c == CURLE_GOT_NOTHING) {
+        return berth_error_set(err, EIO,
+                               "'%s': connection closed before the end of the answer (%s)",
+                               e->hostport, why);
     }
     (void)r;
     return berth_error_set(err, EIO, "'%s': %s", e->hostport, why);
@@ -1166,6 +1199,12 @@ static int status_error(const struct req *q, const struct resp *s, struct berth_
         break;
     }
     if (s->status >= 500) {
+        /* Docker's words, plus the registry's own message when it sent one:
+         * "boom" says more than "500 Internal Server Error". */
+        if (why) {
+            return berth_error_set(err, EIO, "received unexpected HTTP status: %ld %s (%s)",
+                                   s->status, s->reason, why);
+        }
         return berth_error_set(err, EIO, "received unexpected HTTP status: %ld %s", s->status,
                                s->reason);
     }
@@ -1250,6 +1289,16 @@ static int request_endpoint(struct registry *r, struct endpoint *e, const struct
             return berth_error_set(err, EFBIG, "%s is larger than %zu bytes",
                                    q->what ? q->what : "response", q->cap);
         }
+        if (c != CURLE_OK && client_cert_refused(s->errbuf)) {
+            /* Deterministic: no retry, and no plain-HTTP fallback that would
+             * only hide the cause behind a 400. */
+            return berth_error_set(err, EPROTO,
+                                   "'%s': tls: the registry requires a client certificate and "
+                                   "%s (%s); put client.cert and client.key in <certs-dir>/%s/",
+                                   e->hostport,
+                                   e->tls.cert ? "refused ours" : "none was found to send",
+                                   s->errbuf, e->hostport);
+        }
         if (c != CURLE_OK) {
             if (trying_https_first) {
                 /* Docker: an insecure registry is tried with TLS, then without. */
@@ -1264,13 +1313,13 @@ static int request_endpoint(struct registry *r, struct endpoint *e, const struct
             }
             if (q->sink && s->delivered > before) {
                 *ret_dropped = true;
-                return transport_error(r, e, c, err);
+                return transport_error(r, e, c, s->errbuf, err);
             }
             if (transport_retryable(c) && retries < r->max_retries) {
                 sleep_ms(backoff_ms(retries++));
                 continue;
             }
-            return transport_error(r, e, c, err);
+            return transport_error(r, e, c, s->errbuf, err);
         }
         if (trying_https_first) {
             pthread_mutex_lock(&r->lock);
@@ -1488,6 +1537,14 @@ int registry_get_blob(struct registry *r, const char *repo, const char *digest,
                 *err = e;
             } else {
                 berth_error_free(e);
+            }
+            /* A transfer that broke (not our sink, not a status): say how
+             * much of the blob came, so "truncated" is plain to see. */
+            uint64_t got = q.range_from + s.delivered;
+            if (!s.sink_failed && !s.too_big && expected_size >= 0 && got > 0 &&
+                got < (uint64_t)expected_size) {
+                berth_error_prefix(err, "truncated, %llu of %lld bytes received",
+                                   (unsigned long long)got, (long long)expected_size);
             }
             break;
         }
