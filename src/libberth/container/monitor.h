@@ -1,0 +1,94 @@
+/* monitor.h - the per-container monitor: what stays resident while a
+ * container runs, and how berth talks to it.
+ *
+ * Why a separate freestanding program. The monitor must outlive the CLI,
+ * hold the container's stdio, write its logs, serve attach, and notice its
+ * exit, for days, for every running container: its resident size is the
+ * engine's idle cost (issue 4: under 1 MB RSS; conmon is ~1.9 MB). A glibc
+ * process is ~1.4 MB RSS before doing anything, berth itself ~3 MB. So
+ * berth does the heavy work (store, runtime create) in a normal process and
+ * then execs the monitor stub (monitor-stub.c: no libc, static, embedded in
+ * berth like the exec stub, run from a sealed memfd). The stub's memory is
+ * a few static buffers.
+ *
+ * Lifetime:
+ *   berth start/run (CLI) -- fork, setsid, fork --> monitor (full berth):
+ *       berth_runtime_create(bundle) with the container's stdio = pipes (or
+ *       a pty), as the init's parent and a child subreaper;
+ *       execveat(stub) with the fds and arguments below.
+ *   stub: writes "R" to the ready fd (the CLI waits for it), then loops:
+ *       container output -> json-file log + every attached client;
+ *       attached clients' input -> container stdin;
+ *       wait4() for the init (and reaps any other child: subreaper).
+ *   at the init's exit: drains output, sends each client the exit frame,
+ *       then execveat(berth fd, "berth", "container-exited", <id>,
+ *       <wait status>, ...) — a full berth process again, which records the
+ *       exit (state.json), deletes the runtime state, unmounts, applies the
+ *       restart policy (starting the container again: a new stub) or, for
+ *       AutoRemove, removes the container, and exits.
+ * Killing the stub with SIGKILL leaves the container running without logs
+ * or exit record; `ps` and `inspect` then report what the runtime state and
+ * /proc say, and `rm -f` cleans up (issue 4, reliability).
+ *
+ * Stub arguments (argv, all decimal strings or "-" for none):
+ *   argv[0]  "berth-monitor"
+ *   argv[1]  container id (64 hex; used in log lines and messages)
+ *   argv[2]  init pid (a child of this process)
+ *   argv[3]  fd: container stdout (read end of a pipe, or the pty master)
+ *   argv[4]  fd: container stderr (read end) or "-" with a tty
+ *   argv[5]  fd: container stdin (write end, or the pty master) or "-"
+ *   argv[6]  fd: listening unix socket for attach clients
+ *   argv[7]  fd: directory of the log file, or "-" for log driver "none"
+ *   argv[8]  log file name in that directory ("<id>-json.log")
+ *   argv[9]  log max size in bytes ("0": no rotation)
+ *   argv[10] log max files (>= 1)
+ *   argv[11] fd: ready pipe (write end): "R" once listening, then closed
+ *   argv[12] fd: berth binary (O_PATH) for the exit handler
+ *   argv[13] 1 if stdin closes after the first attached client detaches
+ *            (StdinOnce), else 0
+ *   argv[14...] extra arguments passed through to the exit handler after
+ *            the wait status (the store's --root and --runroot).
+ * Every other fd is closed by the stub at start.
+ *
+ * Log lines (Docker's json-file driver, so `logs` and the API serve them
+ * unchanged): one JSON object per line of output,
+ *   {"log":"<text incl. \n>","stream":"stdout"|"stderr","time":"<RFC 3339
+ *   UTC with 9 fraction digits>"}
+ * a line longer than 16 KiB is split into 16 KiB pieces without "\n"
+ * (Docker's partial messages); output without a final newline is flushed
+ * as its own entry when the container exits or after it stalls briefly.
+ * JSON escaping as Go's encoding/json does (\" \\ \n \r \t, \u00XX for
+ * other control bytes, \u003c \u003e \u0026 for < > &, invalid UTF-8 as
+ * \ufffd). Rotation: when the file would exceed max size, <name>.1 ..
+ * <name>.<max-1> shift up and a new file starts (Docker's scheme).
+ *
+ * Attach protocol (unix stream socket; several clients at once, capped):
+ * the stub sends output in Docker's multiplexed stream format (so the API
+ * server can forward it unchanged): frames of an 8-byte header {stream: 1
+ * stdout, 2 stderr; 3 zero bytes; uint32 big-endian length} and the
+ * payload; with a tty, stream 1 only. After the container exits and its
+ * output is drained, the stub sends one frame with stream 255 and a 4-byte
+ * big-endian payload: the wait status (as wait4 returns it), then closes.
+ * Bytes a client writes go to the container's stdin; a client's
+ * shutdown(SHUT_WR) is its end of input (closes the container's stdin when
+ * StdinOnce). Output produced while no client is attached is logged only
+ * (clients see what comes after they connect; the CLI connects before
+ * `start`). A client that does not read is dropped rather than stall the
+ * container (a bounded per-client buffer).
+ */
+#ifndef BERTH_CONTAINER_MONITOR_H
+#define BERTH_CONTAINER_MONITOR_H
+
+#include <stdint.h>
+
+#define MONITOR_STREAM_STDIN 0
+#define MONITOR_STREAM_STDOUT 1
+#define MONITOR_STREAM_STDERR 2
+#define MONITOR_STREAM_EXIT 255
+#define MONITOR_LOG_PARTIAL_MAX (16 * 1024)
+
+/* The stub program, embedded at build time (tools/bin2c.py). */
+extern const unsigned char berth_monitor_stub[];
+extern const size_t berth_monitor_stub_len;
+
+#endif
