@@ -10,6 +10,7 @@
 #include "basic/alloc.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
+#include "basic/units.h"
 #include "cli/commands.h"
 
 /* Management groups: "berth image" alone prints the group's commands. */
@@ -252,49 +253,11 @@ long long cli_parse_time(const char *rfc3339)
 
 char *cli_human_size(double bytes)
 {
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
-    size_t i = 0;
-    while (bytes >= 1000.0 && i < ARRAY_SIZE(units) - 1) {
-        bytes /= 1000.0;
-        i++;
-    }
-    return xasprintf("%.3g%s", bytes, units[i]);
+    return human_size(bytes, 3);
 }
 
 char *cli_human_duration_ago(long long seconds)
 {
-    /* go-units HumanDuration, then " ago" as the docker CLI adds it. */
-    long long minutes = seconds / 60;
-    long long hours = (seconds + 1800) / 3600; /* int(d.Hours() + 0.5) */
-    if (seconds < 1) {
-        return xstrdup("Less than a second ago");
-    }
-    if (seconds == 1) {
-        return xstrdup("1 second ago");
-    }
-    if (seconds < 60) {
-        return xasprintf("%lld seconds ago", seconds);
-    }
-    if (minutes == 1) {
-        return xstrdup("About a minute ago");
-    }
-    if (minutes < 60) {
-        return xasprintf("%lld minutes ago", minutes);
-    }
-    if (hours == 1) {
-        return xstrdup("About an hour ago");
-    }
-    if (hours < 48) {
-        return xasprintf("%lld hours ago", hours);
-    }
-    if (hours < 24 * 7 * 2) {
-        return xasprintf("%lld days ago", hours / 24);
-    }
-    if (hours < 24 * 30 * 2) {
-        return xasprintf("%lld weeks ago", hours / 24 / 7);
-    }
-    if (hours < 24 * 365 * 2) {
-        return xasprintf("%lld months ago", hours / 24 / 30);
-    }
-    return xasprintf("%lld years ago", seconds / (3600LL * 24 * 365));
+    _cleanup_free_ char *d = human_duration(seconds);
+    return xasprintf("%s ago", d);
 }

@@ -18,6 +18,7 @@
 #define BERTH_CLI_CLI_H
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -71,6 +72,11 @@ int cli_store(struct cli *cli, struct store **ret, struct berth_error **err);
  *       if (r) return r < 0 ? 0 : r; */
 int cli_parse(struct cli *cli, const struct opt_def *defs, int argc, char **argv, size_t min_args,
               size_t max_args, char ***ret_args);
+
+/* Pull an image with docker pull's output to out (stdout for `pull`, which
+ * then also prints the full name; stderr for run/create). */
+int cli_pull_image(struct cli *cli, const char *name, const char *platform, bool quiet, FILE *out,
+                   struct berth_error **err);
 
 /* Print "Error: <message>" to stderr and free err; returns code. */
 int cli_fail(struct berth_error *err, int code);

@@ -72,6 +72,53 @@ static bool names_tag_or_digest(const char *name)
     return strchr(last, ':') || strchr(last, '@');
 }
 
+int cli_pull_image(struct cli *cli, const char *name, const char *platform, bool quiet, FILE *out,
+                   struct berth_error **err)
+{
+    _cleanup_(image_ref_freep) struct image_ref *ref = NULL;
+    int r = image_ref_parse(name, &ref, err);
+    if (r < 0) {
+        return r;
+    }
+    struct store *s = NULL;
+    r = cli_store(cli, &s, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(progress_freep) struct progress *pr =
+        progress_new(out, quiet ? PROGRESS_QUIET : PROGRESS_AUTO);
+    struct pull_view view = {.pr = pr, .ref_id = ref->digest ? ref->digest : ref->tag};
+    if (!names_tag_or_digest(name)) {
+        progress_message(pr, NULL, "Using default tag: %s", ref->tag);
+    }
+    struct pull_options o = {
+        .platform = platform,
+        .registry = &cli->registry_opts,
+        .progress = on_pull_event,
+        .userdata = &view,
+    };
+    struct pull_result res = {0};
+    r = image_pull(s, name, &o, &res, err);
+    if (r < 0) {
+        strv_free(view.held);
+        return r;
+    }
+    if (res.up_to_date) {
+        strv_free(TAKE_PTR(view.held));
+    } else {
+        flush_held(&view);
+    }
+    _cleanup_free_ char *familiar = image_ref_familiar(ref);
+    progress_message(pr, NULL, "Digest: %s", res.digest);
+    progress_message(pr, NULL, "Status: %s for %s",
+                     res.up_to_date ? "Image is up to date" : "Downloaded newer image", familiar);
+    if (out == stdout) {
+        printf("%s\n", res.name);
+    }
+    pull_result_release(&res);
+    return 0;
+}
+
 int cmd_pull(struct cli *cli, int argc, char **argv)
 {
     bool quiet = false, all_tags = false, no_trust = false;
@@ -96,45 +143,6 @@ int cmd_pull(struct cli *cli, int argc, char **argv)
         berth_error_set(&err, ENOTSUP, "--all-tags is not supported");
         return cli_fail(err, 1);
     }
-    const char *name = args[0];
-    _cleanup_(image_ref_freep) struct image_ref *ref = NULL;
-    r = image_ref_parse(name, &ref, &err);
-    if (r < 0) {
-        return cli_fail(err, 1);
-    }
-    struct store *s = NULL;
-    r = cli_store(cli, &s, &err);
-    if (r < 0) {
-        return cli_fail(err, 125);
-    }
-    _cleanup_(progress_freep) struct progress *pr =
-        progress_new(stdout, quiet ? PROGRESS_QUIET : PROGRESS_AUTO);
-    struct pull_view view = {.pr = pr, .ref_id = ref->digest ? ref->digest : ref->tag};
-    if (!names_tag_or_digest(name)) {
-        progress_message(pr, NULL, "Using default tag: %s", ref->tag);
-    }
-    struct pull_options o = {
-        .platform = platform,
-        .registry = &cli->registry_opts,
-        .progress = on_pull_event,
-        .userdata = &view,
-    };
-    struct pull_result res = {0};
-    r = image_pull(s, name, &o, &res, &err);
-    if (r < 0) {
-        strv_free(view.held);
-        return cli_fail(err, 1);
-    }
-    if (res.up_to_date) {
-        strv_free(TAKE_PTR(view.held));
-    } else {
-        flush_held(&view);
-    }
-    _cleanup_free_ char *familiar = image_ref_familiar(ref);
-    progress_message(pr, NULL, "Digest: %s", res.digest);
-    progress_message(pr, NULL, "Status: %s for %s",
-                     res.up_to_date ? "Image is up to date" : "Downloaded newer image", familiar);
-    printf("%s\n", res.name);
-    pull_result_release(&res);
-    return 0;
+    r = cli_pull_image(cli, args[0], platform, quiet, stdout, &err);
+    return r < 0 ? cli_fail(err, 1) : 0;
 }

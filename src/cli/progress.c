@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/units.h"
 #include "basic/strbuf.h"
 
 #define REDRAW_NS (100 * 1000 * 1000ULL)
@@ -81,13 +82,7 @@ int progress_is_terminal(const struct progress *p)
 
 char *progress_human_size(double bytes)
 {
-    static const char *const units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"};
-    size_t i = 0;
-    while (bytes >= 1000.0 && i < ARRAY_SIZE(units) - 1) {
-        bytes /= 1000.0;
-        i++;
-    }
-    return xasprintf("%.4g%s", bytes, units[i]);
+    return human_size(bytes, 4);
 }
 
 static int term_width(struct progress *p)

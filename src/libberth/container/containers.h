@@ -104,4 +104,11 @@ int container_state_read(const char *root, const char *id, struct container_stat
 int container_state_write(const char *root, const char *id, const struct container_state_file *st,
                           struct berth_error **err);
 
+/* The resolv.conf a container gets, from the host's file content (already
+ * chosen: systemd-resolved's upstream file when the host one points at
+ * 127.0.0.53) and the body's HostConfig Dns/DnsSearch/DnsOptions and
+ * NetworkMode. container_record_create uses it; exposed for tests. */
+int container_resolv_conf(const char *host_conf, json_t *body, char **ret,
+                          struct berth_error **err);
+
 #endif

@@ -33,7 +33,12 @@
  *          "PublishAllPorts", "NetworkMode"}, ...}
  * with Docker's field names, types and units (bytes, nano-CPUs, durations in
  * nanoseconds), omitting what was not given (Docker's defaults are applied
- * by the consumer, not here). The client-side options that are not part of
+ * by the consumer, not here). Exceptions: "Image" and "HostConfig" (maybe
+ * {}) are always present, and so are the six stream booleans (AttachStdin,
+ * AttachStdout, AttachStderr, Tty, OpenStdin, StdinOnce), because their
+ * defaults depend on -d/-a/-i as the docker CLI computes them. A bare
+ * "-e KEY" takes KEY's value from our environment and is left out when
+ * unset. The client-side options that are not part of
  * the body (detach, --rm is AutoRemove so it is in it, --name, --cidfile,
  * --platform, --pull, --sig-proxy, --detach-keys, --env-file contents are
  * folded into Env, --label-file into Labels) come back in struct

@@ -79,7 +79,11 @@
 #ifndef BERTH_CONTAINER_MONITOR_H
 #define BERTH_CONTAINER_MONITOR_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
+
+#include "basic/error.h"
 
 #define MONITOR_STREAM_STDIN 0
 #define MONITOR_STREAM_STDOUT 1
@@ -90,5 +94,32 @@
 /* The stub program, embedded at build time (tools/bin2c.py). */
 extern const unsigned char berth_monitor_stub[];
 extern const size_t berth_monitor_stub_len;
+
+/* The stub's argv as fields (see "Stub arguments" above); fds are -1 for
+ * none ("-"). Every fd listed here is passed to the stub as is (its
+ * close-on-exec flag is cleared); all others are closed by the stub. */
+struct monitor_stub_args {
+    const char *id;           /* argv[1] */
+    pid_t init_pid;           /* argv[2], a child of the calling process */
+    int stdout_fd;            /* argv[3], read end or pty master */
+    int stderr_fd;            /* argv[4], -1 with a tty */
+    int stdin_fd;             /* argv[5], write end, pty master or -1 */
+    int listen_fd;            /* argv[6] */
+    int log_dirfd;            /* argv[7], -1: no log (driver "none") */
+    const char *log_name;     /* argv[8], a plain file name */
+    uint64_t log_max_size;    /* argv[9], 0: no rotation */
+    unsigned log_max_files;   /* argv[10], 0 is taken as 1 */
+    int ready_fd;             /* argv[11], -1: nobody waits */
+    int berth_fd;             /* argv[12], O_PATH of the berth binary */
+    bool stdin_once;          /* argv[13] */
+    const char *const *extra; /* argv[14...], NULL-terminated; may be NULL */
+};
+
+/* Replaces the calling process with the monitor stub, run from a sealed
+ * memfd (so, like the exec stub, the resident program is not berth's
+ * binary). The caller must be the init's parent (and should be a child
+ * subreaper); the process's environment is passed through to the exit
+ * handler. Returns only on failure (-errno). */
+int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **err);
 
 #endif

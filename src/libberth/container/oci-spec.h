@@ -91,7 +91,11 @@ struct oci_spec_context {
 int container_oci_spec(json_t *body, const struct image_config *image,
                        const struct oci_spec_context *ctx, json_t **ret, struct berth_error **err);
 
-/* berth's default seccomp profile (a new reference). */
+/* berth's default seccomp profile (a new reference), in Docker's profile
+ * format: "archMap" and per-syscall "includes"/"excludes" ({"caps": [...],
+ * "arches": [GOARCH...]}). container_oci_spec() resolves it (and a Docker
+ * profile given with seccomp=<file>) against the container's capabilities
+ * and the host's architecture into plain OCI linux.seccomp. */
 json_t *container_default_seccomp(void);
 
 #endif

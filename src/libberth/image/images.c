@@ -519,6 +519,20 @@ static size_t count_repos(char **tags, char **digests)
     return strv_length(repos);
 }
 
+/* The oldest container made from an image (*ret NULL when none). A query
+ * on the containers table itself: container/ sits above image/, so this
+ * module cannot ask container_image_in_use(); the table exists in every
+ * migrated db (schema 2). An image in use is never deleted: overlay
+ * containers mount its layers, and a forced removal only untags it. */
+static int image_user(struct store *s, const char *id, char **ret, struct berth_error **err)
+{
+    *ret = NULL;
+    int r = db_get_text(s->db, ret, err,
+                        "SELECT id FROM containers WHERE image_id = ? ORDER BY created LIMIT 1",
+                        "s", id);
+    return r == -ENOENT ? 0 : r;
+}
+
 int image_remove(struct store *s, const char *name, bool force, image_remove_cb cb, void *userdata,
                  struct berth_error **err)
 {
@@ -534,6 +548,21 @@ int image_remove(struct store *s, const char *name, bool force, image_remove_cb 
     }
     const char *hex = strncmp(name, "sha256:", 7) == 0 ? name + 7 : name;
     bool by_id = is_hex(hex, 1, 64) && strncmp(id + 7, hex, strlen(hex)) == 0;
+    _cleanup_free_ char *user = NULL;
+    r = image_user(s, id, &user, err);
+    if (r < 0) {
+        return r;
+    }
+    /* Docker refuses to drop an image's last name while a container uses
+     * it (it would leave the container's image dangling); several names,
+     * one can go. */
+    if (!by_id && user && !force && strv_length(info->tags) <= 1 &&
+        count_repos(info->tags, info->digests) <= 1) {
+        return berth_error_set(err, EBUSY,
+                               "conflict: unable to remove repository reference \"%s\" (must "
+                               "force) - container %.12s is using its referenced image %.12s",
+                               name, user, id + 7);
+    }
     if (!by_id) {
         /* Untag the name given; a tag's removal also drops the repo's
          * digest references when no other tag of that repo is left. */
@@ -591,13 +620,19 @@ int image_remove(struct store *s, const char *name, bool force, image_remove_cb 
                         "ss", id, id) == 0) {
             return 0;
         }
-        return delete_image(s, id, cb, userdata, NULL, err);
+        return user ? 0 : delete_image(s, id, cb, userdata, NULL, err);
     }
     if (count_repos(info->tags, info->digests) > 1 && !force) {
         return berth_error_set(err, EBUSY,
                                "conflict: unable to delete %.12s (must be forced) - image is "
                                "referenced in multiple repositories",
                                id + 7);
+    }
+    if (user && !force) {
+        return berth_error_set(err, EBUSY,
+                               "conflict: unable to delete %.12s (must be forced) - image is being "
+                               "used by stopped container %.12s",
+                               id + 7, user);
     }
     for (size_t k = 0; cb && info->tags[k]; k++) {
         _cleanup_free_ char *f = familiar(info->tags[k]);
@@ -606,6 +641,21 @@ int image_remove(struct store *s, const char *name, bool force, image_remove_cb 
     for (size_t k = 0; cb && info->digests[k]; k++) {
         _cleanup_free_ char *f = familiar(info->digests[k]);
         cb("Untagged", f, userdata);
+    }
+    if (user) {
+        r = db_begin(s->db, err);
+        if (r >= 0) {
+            r = db_run(s->db, err, "DELETE FROM tags WHERE image_id = ?", "s", id);
+        }
+        if (r >= 0) {
+            r = db_run(s->db, err, "DELETE FROM repo_digests WHERE image_id = ?", "s", id);
+        }
+        if (r >= 0) {
+            r = db_commit(s->db, err);
+        } else {
+            db_rollback(s->db);
+        }
+        return r < 0 ? r : 0;
     }
     return delete_image(s, id, cb, userdata, NULL, err);
 }
@@ -624,6 +674,11 @@ int image_prune(struct store *s, bool all, image_remove_cb cb, void *userdata,
         bool dangling = strv_length(l[i]->tags) == 0;
         if (!all && !dangling) {
             continue;
+        }
+        _cleanup_free_ char *user = NULL;
+        r = image_user(s, l[i]->id, &user, err);
+        if (r < 0 || user) {
+            continue; /* as Docker: prune leaves images containers use */
         }
         for (size_t k = 0; cb && l[i]->tags[k]; k++) {
             _cleanup_free_ char *f = familiar(l[i]->tags[k]);

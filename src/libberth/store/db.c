@@ -100,6 +100,10 @@ static const char *const schema[] = {
     " image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,"
     " PRIMARY KEY(repo, digest));"
     "CREATE INDEX repo_digests_image ON repo_digests(image_id);",
+    /* 2: containers (runtime status lives in each one's state.json) */
+    "CREATE TABLE containers(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " image_id TEXT NOT NULL, image_name TEXT, created TEXT NOT NULL, body TEXT NOT NULL);"
+    "CREATE INDEX containers_image ON containers(image_id);",
 };
 
 static int db_migrate(struct berth_db *db, struct berth_error **err)
