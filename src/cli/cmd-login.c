@@ -68,14 +68,6 @@ static char *read_line(FILE *f, bool echo)
     return line;
 }
 
-static void secret_free(char *s)
-{
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
 int cmd_login(struct cli *cli, int argc, char **argv)
 {
     const char *user = NULL, *password = NULL;
@@ -122,7 +114,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
     }
     if (!user || !secret) {
         if (!isatty(STDIN_FILENO)) {
-            secret_free(secret);
+            auth_secret_free(secret);
             berth_error_set(&err, ENOTTY,
                             "Cannot perform an interactive login from a non TTY "
                             "device");
@@ -140,12 +132,12 @@ int cmd_login(struct cli *cli, int argc, char **argv)
         }
     }
     if (!user || !*user) {
-        secret_free(secret);
+        auth_secret_free(secret);
         berth_error_set(&err, EINVAL, "Username is required");
         return cli_fail(err, 1);
     }
     if (!secret || !*secret) {
-        secret_free(secret);
+        auth_secret_free(secret);
         berth_error_set(&err, EINVAL, "Password is required");
         return cli_fail(err, 1);
     }
@@ -160,7 +152,7 @@ int cmd_login(struct cli *cli, int argc, char **argv)
     if (r >= 0) {
         r = auth_set(domain, user, secret, &err);
     }
-    secret_free(secret);
+    auth_secret_free(secret);
     if (r < 0) {
         berth_error_prefix(&err, "login '%s'", domain);
         return cli_fail(err, 1);

@@ -9,10 +9,20 @@
 #   --canary DIR    absolute directory the malicious layers aim at
 #   --default NAME  scenario for repositories not in the table (notfound)
 #   --lifetime S    exit after S seconds (default 300)
+#   --upload-to URL base of the upload Location for repositories named
+#                   "*/elsewhere" (a host the registry does not own)
+#
+# Push: POST/PATCH/PUT blob uploads, PUT manifests, DELETE, kept per
+# repository. Repositories under "basic/" want Basic berth:s3cret-pw, under
+# "bearer/" a token from GET /token/N (each challenge names a new realm
+# /token/N, so a client re-learns the realm on every 401). The log line of
+# a request that carried an Authorization header ends with " auth=<scheme>".
+# Paths outside /v2/ (the --upload-to side) accept any upload.
 #
 # A TLS ClientHello (berth tries HTTPS first on loopback registries) is
 # refused by closing the connection, as flaky-proxy.py does.
 import argparse
+import base64
 import gzip
 import hashlib
 import io
@@ -22,6 +32,8 @@ import socket
 import sys
 import tarfile
 import threading
+import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -32,6 +44,12 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 BLOBS = {}  # digest -> bytes
 LOCK = threading.Lock()
 COUNTS = {}  # (repo, kind) -> requests seen
+PUSHED = {}  # repo -> {digest or tag: bytes}, for the push repositories
+UPLOADS = {}  # upload id -> bytearray
+REALMS = [0]  # challenges sent so far (bearer/)
+BASIC_CREDS = base64.b64encode(b"berth:s3cret-pw").decode()
+# A terminal title change and a colour: what must never reach a terminal.
+ESC_SEQ = "\x1b]0;PWNED\x07\x1b[31m"
 
 
 def digest(b):
@@ -166,7 +184,34 @@ def build(canary):
         ("ok.txt", "file", b"fine\n"),
         ("stolen", "hardlink", up + target + "/passwd"),
         ("stolen", "file", b"ESCAPED through a hardlink\n")]])[0]}
+    # Terminal escapes in the reason phrase, the error code, the digest header.
+    s["evil/reason"] = {"fail": (418, {}, b""), "reason": ESC_SEQ + "teapot"}
+    s["evil/code"] = {"fail": (404, {}, json.dumps({"errors": [{
+        "code": ESC_SEQ + "MANIFEST_UNKNOWN", "message": ESC_SEQ + "gone"}]}).encode())}
+    s["evil/digest"] = {"manifest": good, "digest": "sha256:" + ESC_SEQ + "0" * 40}
+    s["evil/ctype"] = {"manifest": good, "ctype": "application/" + ESC_SEQ + "x+json"}
+    # A mirror that wants Basic auth for the layers: the first layer is
+    # refused at once; the second answers 503 after 1 s (so its retry comes
+    # after the first layer's 401 taught the client "Basic"), then 401.
+    two, two_layers = image([[("one", "file", b"one\n")], [("two", "file", b"two\n")]])
+    s["mirror-basic"] = {"manifest": two, "deny_blob": digest(two_layers[0]),
+                         "slow_blob": digest(two_layers[1])}
+    # Several layers, for pushes with parallel uploads.
+    many, _ = image([[("f%d" % i, "file", b"layer %d\n" % i)] for i in range(6)])
+    s["ok/multi"] = {"manifest": many}
     return s
+
+
+def repo_of(path):
+    """/v2/<repo>/(manifests|blobs)/... -> (repo, kind, rest) or None."""
+    if not path.startswith("/v2/"):
+        return None
+    rest = path[4:]
+    for kind in ("/blobs/uploads/", "/manifests/", "/blobs/"):
+        if kind in rest:
+            repo, ref = rest.split(kind, 1) if kind == "/blobs/uploads/" else rest.rsplit(kind, 1)
+            return repo, kind, ref
+    return None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -177,13 +222,17 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def note(self, status, extra=""):
+        a = self.headers.get("Authorization")
+        if a:
+            extra += " auth=" + a.split(" ", 1)[0]
         with LOCK, open(self.server.args.log, "a") as f:
             f.write("%s %s %d%s\n" % (self.command, self.path, status, extra))
 
-    def reply(self, status, body=b"", ctype="application/json", headers=None, length=None):
+    def reply(self, status, body=b"", ctype="application/json", headers=None, length=None,
+              reason=None):
         self.note(status, " range=%s" % self.headers.get("Range") if self.headers.get("Range")
                   else "")
-        self.send_response(status)
+        self.send_response(status, reason)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body) if length is None else length))
         self.send_header("Docker-Distribution-Api-Version", "registry/2.0")
@@ -198,10 +247,117 @@ class Handler(BaseHTTPRequestHandler):
             COUNTS[(repo, kind)] = COUNTS.get((repo, kind), 0) + 1
             return COUNTS[(repo, kind)]
 
+    def body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def authorized(self, repo):
+        """None when the request may go on, else the 401 has been sent."""
+        a = self.headers.get("Authorization") or ""
+        if repo.startswith("basic/"):
+            if a == "Basic " + BASIC_CREDS:
+                return None
+            return self.reply(401, error_body("UNAUTHORIZED", "authentication required"),
+                              headers={"WWW-Authenticate": 'Basic realm="fake"'}) or True
+        if repo.startswith("bearer/"):
+            if a.startswith("Bearer fake-token-"):
+                return None
+            with LOCK:
+                REALMS[0] += 1
+                n = REALMS[0]
+            realm = "http://127.0.0.1:%d/token/%d/%s" % (self.server.server_address[1], n,
+                                                          "r" * 200)
+            ch = 'Bearer realm="%s",service="fake",scope="repository:%s:pull,push"' % (realm,
+                                                                                      repo)
+            return self.reply(401, error_body("UNAUTHORIZED", "authentication required"),
+                              headers={"WWW-Authenticate": ch}) or True
+        return None
+
+    def upload_location(self, repo, uid):
+        if repo.endswith("/elsewhere") and self.server.args.upload_to:
+            return "%s/upload/%s?_state=SECRET-STATE-%s" % (self.server.args.upload_to, uid, uid)
+        return "/v2/%s/blobs/uploads/%s?_state=SECRET-STATE-%s" % (repo, uid, uid)
+
+    def do_POST(self):
+        self.body()
+        r = repo_of(self.path.split("?", 1)[0])
+        if not r or r[1] != "/blobs/uploads/":
+            return self.reply(404, error_body("NOT_FOUND", "not found"))
+        if self.authorized(r[0]):
+            return
+        uid = uuid.uuid4().hex
+        with LOCK:
+            UPLOADS[uid] = bytearray()
+        return self.reply(202, headers={"Location": self.upload_location(r[0], uid),
+                                        "Docker-Upload-UUID": uid, "Range": "0-0"})
+
+    def do_PATCH(self):
+        data = self.body()
+        path = self.path.split("?", 1)[0]
+        r = repo_of(path)
+        if not r:
+            return self.reply(202, headers={"Location": self.path})
+        if self.authorized(r[0]):
+            return
+        uid = r[2].strip("/")
+        with LOCK:
+            if uid not in UPLOADS:
+                return self.reply(404, error_body("BLOB_UPLOAD_UNKNOWN", "upload unknown"))
+            UPLOADS[uid] += data
+            n = len(UPLOADS[uid])
+        return self.reply(202, headers={"Location": self.upload_location(r[0], uid),
+                                        "Range": "0-%d" % (n - 1)})
+
+    def do_PUT(self):
+        data = self.body()
+        path, _, query = self.path.partition("?")
+        r = repo_of(path)
+        if not r:
+            # the host an upload Location named: takes anything
+            return self.reply(201)
+        repo, kind, ref = r
+        if self.authorized(repo):
+            return
+        if kind == "/manifests/":
+            with LOCK:
+                PUSHED.setdefault(repo, {})[ref] = data
+                PUSHED[repo][digest(data)] = data
+            return self.reply(201, headers={"Docker-Content-Digest": digest(data)})
+        if kind != "/blobs/uploads/":
+            return self.reply(405, error_body("UNSUPPORTED", "unsupported"))
+        want = dict(kv.split("=", 1) for kv in query.split("&") if "=" in kv).get("digest")
+        uid = ref.strip("/")
+        with LOCK:
+            blob = bytes(UPLOADS.pop(uid, b"")) + data
+            if want != digest(blob):
+                return self.reply(400, error_body("DIGEST_INVALID", "digest invalid"))
+            PUSHED.setdefault(repo, {})[want] = blob
+        return self.reply(201, headers={"Docker-Content-Digest": want,
+                                        "Location": "/v2/%s/blobs/%s" % (repo, want)})
+
+    def do_DELETE(self):
+        self.body()
+        return self.reply(204)
+
     def do_GET(self):
         path = self.path.split("?", 1)[0]
         if path == "/v2/":
             return self.reply(200, b"{}")
+        if path.startswith("/token/"):
+            n = path.split("/")[2]
+            return self.reply(200, json.dumps({"token": "fake-token-" + n,
+                                               "expires_in": 300}).encode())
+        r = repo_of(path)
+        if r and (r[0].startswith("basic/") or r[0].startswith("bearer/")):
+            repo, kind, ref = r
+            if self.authorized(repo):
+                return
+            blob = PUSHED.get(repo, {}).get(ref)
+            if blob is None:
+                return self.reply(404, error_body("BLOB_UNKNOWN" if kind == "/blobs/" else
+                                                  "MANIFEST_UNKNOWN", "unknown"))
+            return self.reply(200, blob, ctype="application/octet-stream",
+                              headers={"Docker-Content-Digest": ref})
         if not path.startswith("/v2/"):
             return self.reply(404, error_body("NOT_FOUND", "not found"))
         rest = path[4:]
@@ -215,7 +371,7 @@ class Handler(BaseHTTPRequestHandler):
         n = self.count(repo, kind)
         if "fail" in sc and kind == "/manifests/":
             st, hdrs, body = sc["fail"]
-            return self.reply(st, body, headers=hdrs)
+            return self.reply(st, body, headers=hdrs, reason=sc.get("reason"))
         if "fail_first" in sc and kind == "/manifests/" and n == 1:
             st, hdrs, body = sc["fail_first"]
             return self.reply(st, body, headers=hdrs)
@@ -224,7 +380,14 @@ class Handler(BaseHTTPRequestHandler):
             if ref.startswith("sha256:") and ref != digest(m):
                 return self.reply(404, error_body("MANIFEST_UNKNOWN", "manifest unknown"))
             return self.reply(200, m, ctype=sc.get("ctype") or served_type(m),
-                headers={"Docker-Content-Digest": digest(m)})
+                headers={"Docker-Content-Digest": sc.get("digest") or digest(m)})
+        seen = self.count(repo, "blob " + ref)
+        if ref == sc.get("deny_blob") or (ref == sc.get("slow_blob") and seen > 1):
+            return self.reply(401, error_body("UNAUTHORIZED", "authentication required"),
+                              headers={"WWW-Authenticate": 'Basic realm="mirror"'})
+        if ref == sc.get("slow_blob"):
+            time.sleep(1)
+            return self.reply(503, error_body("UNAVAILABLE", "try again"))
         blob = BLOBS.get(ref)
         if blob is None:
             return self.reply(404, error_body("BLOB_UNKNOWN", "blob unknown to registry"))
@@ -289,6 +452,7 @@ def main():
     ap.add_argument("--canary", default="/nonexistent/berth-canary")
     ap.add_argument("--default", default="notfound")
     ap.add_argument("--lifetime", type=float, default=300)
+    ap.add_argument("--upload-to", default="")
     args = ap.parse_args()
     srv = Server(("127.0.0.1", 0), Handler)
     srv.args = args

@@ -87,10 +87,7 @@ static void md_hex(EVP_MD_CTX *ctx, char out[72])
     unsigned char md[32];
     unsigned int n = 0;
     EVP_DigestFinal_ex(ctx, md, &n);
-    memcpy(out, "sha256:", 8);
-    for (unsigned i = 0; i < 32; i++) {
-        snprintf(out + 7 + 2 * i, 3, "%02x", md[i]);
-    }
+    digest_format(md, out);
 }
 
 static EVP_MD_CTX *md_new(void)
@@ -147,46 +144,6 @@ static int path_clean(const char *base, const char *p, char **ret, struct berth_
     }
     *ret = strv_join(parts, "/");
     return 0;
-}
-
-/* Read fd (a stored blob) to its end, handing each block to fn. */
-typedef int (*block_fn)(const void *data, size_t len, void *userdata, struct berth_error **err);
-static int blob_stream(struct store *s, const char *digest, block_fn fn, void *userdata,
-                       struct berth_error **err)
-{
-    _cleanup_close_ int fd = -1;
-    int r = blob_open(s->blobs, digest, &fd, err);
-    if (r < 0) {
-        return r;
-    }
-    _cleanup_free_ char *buf = xmalloc(COPY_BUF);
-    for (;;) {
-        ssize_t n = read(fd, buf, COPY_BUF);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return berth_error_sys(err, errno, "read blob '%s'", digest);
-        }
-        if (n == 0) {
-            return 0;
-        }
-        r = fn(buf, (size_t)n, userdata, err);
-        if (r < 0) {
-            return r;
-        }
-    }
-}
-
-/* Whether anything recorded still uses a blob. */
-static bool blob_referenced(struct store *s, const char *digest)
-{
-    _cleanup_free_ char *v = NULL;
-    int r = db_get_text(s->db, &v, NULL,
-                        "SELECT chain_id FROM layers WHERE blob_digest = ? UNION ALL"
-                        " SELECT id FROM images WHERE id = ? OR manifest_digest = ? LIMIT 1",
-                        "sss", digest, digest, digest);
-    return r != -ENOENT;
 }
 
 static bool layer_referenced(struct store *s, const char *chain)
@@ -427,6 +384,11 @@ struct load {
     struct store *s;
     struct aentry *e;
     size_t n_e, cap_e;
+    /* Open-addressed index of e by name (slot: index + 1, 0 empty): an
+     * archive may hold MAX_ENTRIES files, a linear search each is quadratic. */
+    size_t *slots;
+    size_t n_slots;
+    size_t n_headers; /* every entry read, kept or not */
     char **new_blobs;
     struct load_image *img;
     size_t n_img, cap_img;
@@ -441,6 +403,7 @@ static void load_release(struct load *l)
         free(l->e[i].data);
     }
     free(l->e);
+    free(l->slots);
     for (size_t i = 0; i < l->n_img; i++) {
         free(l->img[i].id);
         free(l->img[i].manifest_digest);
@@ -453,34 +416,78 @@ static void load_release(struct load *l)
     strv_free(l->new_blobs);
 }
 
-static bool is_metadata(const char *name)
+/* The two files load parses, kept in memory. */
+static bool is_index_file(const char *name)
 {
-    if (streq(name, "manifest.json") || streq(name, "repositories") || streq(name, "index.json") ||
-        streq(name, "oci-layout")) {
+    return streq(name, "manifest.json") || streq(name, "index.json");
+}
+
+/* Files of the archive formats that load does not use: Docker's legacy
+ * per-layer <id>/json and <id>/VERSION, repositories, oci-layout. Skipped
+ * unread: an archive of many large ones must not fill memory or the store. */
+static bool is_unused_metadata(const char *name)
+{
+    if (streq(name, "repositories") || streq(name, "oci-layout")) {
         return true;
     }
-    /* Docker's legacy per-layer files: <id>/json, <id>/VERSION. */
     const char *slash = strrchr(name, '/');
     return slash && (streq(slash + 1, "json") || streq(slash + 1, "VERSION"));
 }
 
+static size_t name_hash(const char *name)
+{
+    size_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+        h = (h ^ *c) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* The slot of name: where it is, or the empty slot where it would go. */
+static size_t *load_slot(struct load *l, const char *name)
+{
+    size_t mask = l->n_slots - 1;
+    for (size_t i = name_hash(name) & mask;; i = (i + 1) & mask) {
+        if (l->slots[i] == 0 || streq(l->e[l->slots[i] - 1].name, name)) {
+            return &l->slots[i];
+        }
+    }
+}
+
+static struct aentry *load_find(struct load *l, const char *name)
+{
+    if (l->n_slots == 0) {
+        return NULL;
+    }
+    size_t *slot = load_slot(l, name);
+    return *slot ? &l->e[*slot - 1] : NULL;
+}
+
 static struct aentry *load_add_entry(struct load *l, char *name)
 {
-    for (size_t i = 0; i < l->n_e; i++) {
-        if (streq(l->e[i].name, name)) {
-            /* A later entry of the same name replaces the earlier, as tar does. */
-            struct aentry *e = &l->e[i];
-            free(e->link);
-            free(e->data);
-            free(name);
-            char *keep = e->name;
-            *e = (struct aentry){.name = keep};
-            return e;
+    struct aentry *e = load_find(l, name);
+    if (e) {
+        /* A later entry of the same name replaces the earlier, as tar does. */
+        free(e->link);
+        free(e->data);
+        free(name);
+        char *keep = e->name;
+        *e = (struct aentry){.name = keep};
+        return e;
+    }
+    /* Keep the table at most half full. */
+    if (2 * (l->n_e + 1) > l->n_slots) {
+        free(l->slots);
+        l->n_slots = l->n_slots ? 2 * l->n_slots : 64;
+        l->slots = xcalloc(l->n_slots, sizeof(*l->slots));
+        for (size_t i = 0; i < l->n_e; i++) {
+            *load_slot(l, l->e[i].name) = i + 1;
         }
     }
     l->e = xgrow(l->e, sizeof(*l->e), l->n_e + 1, &l->cap_e);
-    struct aentry *e = &l->e[l->n_e++];
+    e = &l->e[l->n_e++];
     *e = (struct aentry){.name = name};
+    *load_slot(l, name) = l->n_e;
     return e;
 }
 
@@ -494,13 +501,7 @@ static int load_lookup(struct load *l, const char *path, struct aentry **ret,
         return r;
     }
     for (int hops = 0; hops <= MAX_LINK_HOPS; hops++) {
-        struct aentry *e = NULL;
-        for (size_t i = 0; i < l->n_e; i++) {
-            if (streq(l->e[i].name, p)) {
-                e = &l->e[i];
-                break;
-            }
-        }
+        struct aentry *e = load_find(l, p);
         if (!e) {
             return berth_error_set(err, ENOENT, "file '%s' is missing from the archive", path);
         }
@@ -593,8 +594,9 @@ static int load_read_blob(struct load *l, struct archive *a, struct archive_entr
     return 0;
 }
 
-/* Pass one: every file of the archive, metadata into memory, the rest
- * into the blob store. */
+/* Pass one: every file of the archive, manifest.json and index.json into
+ * memory (at most META_MAX each: a later copy replaces an earlier), unused
+ * metadata skipped, the rest into the blob store. */
 static int load_read_archive(struct load *l, int fd, struct berth_error **err)
 {
     int r = la_load(err);
@@ -629,7 +631,7 @@ static int load_read_archive(struct load *l, int fd, struct berth_error **err)
             r = la_error(a, err, "read archive");
             goto out;
         }
-        if (l->n_e >= MAX_ENTRIES) {
+        if (++l->n_headers > MAX_ENTRIES) {
             r = berth_error_set(err, EFBIG, "archive has more than %d files", MAX_ENTRIES);
             goto out;
         }
@@ -645,8 +647,9 @@ static int load_read_archive(struct load *l, int fd, struct berth_error **err)
         }
         const char *hard = la.archive_entry_hardlink(ae);
         unsigned type = la.archive_entry_filetype(ae);
-        if (!hard && type != AE_IFREG && type != AE_IFLNK) {
-            free(name); /* directories and anything else carry nothing we use */
+        if ((!hard && type != AE_IFREG && type != AE_IFLNK) ||
+            (type == AE_IFREG && !hard && is_unused_metadata(name))) {
+            free(name); /* directories, unused metadata: nothing we read */
             continue;
         }
         struct aentry *e = load_add_entry(l, name);
@@ -659,7 +662,7 @@ static int load_read_archive(struct load *l, int fd, struct berth_error **err)
             char *dir = xstrndup(e->name, slash ? (size_t)(slash - e->name) : 0);
             r = path_clean(dir, target ? target : "", &e->link, err);
             free(dir);
-        } else if (is_metadata(e->name)) {
+        } else if (is_index_file(e->name)) {
             r = load_read_data(a, e, err);
         } else {
             r = load_read_blob(l, a, ae, e, err);
@@ -998,13 +1001,15 @@ static int load_oci(struct load *l, struct aentry *ix, struct berth_error **err)
     return 0;
 }
 
-/* Unpack every layer (once, under its lock), then record the images. */
-static int load_commit(struct load *l, image_load_cb cb, void *userdata, struct berth_error **err)
+/* One image at a time: lock and unpack its layers bottom to top, record
+ * it, release its locks, as a pull does. Holding every image's locks to the
+ * end let two loads of [X, Y] and [Y, X] wait for each other forever. */
+static int load_commit_image(struct load *l, struct load_image *im, image_load_cb cb,
+                             void *userdata, struct berth_error **err)
 {
     struct store *s = l->s;
     int r = 0;
-    for (size_t i = 0; i < l->n_img && r >= 0; i++) {
-        struct load_image *im = &l->img[i];
+    {
         _cleanup_free_ const char **blobs = xcalloc(im->n_layers + 1, sizeof(char *));
         for (size_t k = 0; k < im->n_layers && r >= 0; k++) {
             blobs[k] = im->layers[k].blob->digest;
@@ -1014,8 +1019,7 @@ static int load_commit(struct load *l, image_load_cb cb, void *userdata, struct 
     if (r < 0) {
         return r;
     }
-    for (size_t i = 0; i < l->n_img; i++) {
-        struct load_image *im = &l->img[i];
+    {
         _cleanup_free_ struct image_layer_rec *recs =
             xcalloc(im->n_layers ? im->n_layers : 1, sizeof(*recs));
         for (size_t k = 0; k < im->n_layers; k++) {
@@ -1066,10 +1070,26 @@ static int load_commit(struct load *l, image_load_cb cb, void *userdata, struct 
     return 0;
 }
 
+static int load_commit(struct load *l, image_load_cb cb, void *userdata, struct berth_error **err)
+{
+    int r = 0;
+    for (size_t i = 0; i < l->n_img && r >= 0; i++) {
+        r = load_commit_image(l, &l->img[i], cb, userdata, err);
+        layer_set_release(l->s, &l->layers);
+    }
+    return r;
+}
+
 int image_load(struct store *s, int fd, image_load_cb cb, void *userdata, struct berth_error **err)
 {
     struct load l = {.s = s, .new_blobs = xcalloc(1, sizeof(char *))};
-    int r = load_read_archive(&l, fd, err);
+    /* Shared from the first blob write to the last record (store.h). */
+    _cleanup_close_ int gc_fd = -1;
+    int r = store_gc_lock_shared(s, &gc_fd, err);
+    if (r < 0) {
+        return berth_error_prefix(err, "load");
+    }
+    r = load_read_archive(&l, fd, err);
     if (r >= 0) {
         struct aentry *mf = NULL, *ix = NULL;
         for (size_t i = 0; i < l.n_e; i++) {
@@ -1096,12 +1116,8 @@ int image_load(struct store *s, int fd, image_load_cb cb, void *userdata, struct
     /* What this load added and nothing uses goes: everything on failure,
      * leftovers (legacy metadata, other platforms) on success. */
     layer_set_release(s, &l.layers);
-    STRV_FOREACH(d, l.new_blobs)
-    {
-        if (!blob_referenced(s, *d)) {
-            (void)blob_delete(s->blobs, *d, NULL);
-        }
-    }
+    gc_fd = safe_close(gc_fd);
+    (void)image_gc_blobs(s, l.new_blobs, false, NULL, NULL);
     load_release(&l);
     if (r < 0) {
         return berth_error_prefix(err, "load");
@@ -1331,7 +1347,7 @@ static int decompress_blob(struct store *s, const char *digest, struct copy_out 
     _cleanup_(decompressor_freep) struct decompressor *d = NULL;
     int r = decompressor_new(copy_out, c, 0, &d, err);
     if (r >= 0) {
-        r = blob_stream(s, digest, feed_decompressor, d, err);
+        r = blob_stream(s->blobs, digest, feed_decompressor, d, err);
     }
     if (r >= 0) {
         r = decompressor_finish(d, err);
@@ -1352,7 +1368,7 @@ static int save_blob_as_is(struct save *sv, const char *digest, const char *name
         return r;
     }
     struct copy_out c = {.fd = sv->fd, .limit = (uint64_t)size};
-    r = blob_stream(sv->s, digest, copy_out, &c, err);
+    r = blob_stream(sv->s->blobs, digest, copy_out, &c, err);
     if (r >= 0 && c.n != (uint64_t)size) {
         r = berth_error_set(err, EIO, "blob '%s' changed while saving", digest);
     }
@@ -1656,8 +1672,13 @@ int image_archive_format_parse(const char *s, enum image_archive_format *ret,
 int image_save(struct store *s, char *const *names, size_t n, enum image_archive_format format,
                int fd, struct berth_error **err)
 {
+    /* Shared while reading blobs (store.h): no GC removes one under us. */
+    _cleanup_close_ int gc_fd = -1;
+    int r = store_gc_lock_shared(s, &gc_fd, err);
+    if (r < 0) {
+        return r;
+    }
     struct save sv = {.s = s, .fd = fd, .written = xcalloc(1, sizeof(char *))};
-    int r = 0;
     if (n == 0) {
         r = berth_error_set(err, EINVAL, "no image to save");
     }
@@ -2031,6 +2052,12 @@ int image_import(struct store *s, int fd, const struct image_import_options *o, 
     if (r < 0) {
         return r;
     }
+    /* Shared from the first blob write to the record (store.h). */
+    _cleanup_close_ int gc_fd = -1;
+    r = store_gc_lock_shared(s, &gc_fd, err);
+    if (r < 0) {
+        return r;
+    }
     struct ingest g;
     r = ingest_begin(s, -1, &g, err);
     if (r < 0) {
@@ -2097,11 +2124,19 @@ int image_import(struct store *s, int fd, const struct image_import_options *o, 
         }
     }
     layer_set_release(s, &ls);
-    if (in.blob_new && !blob_referenced(s, in.digest)) {
-        (void)blob_delete(s->blobs, in.digest, NULL);
+    gc_fd = safe_close(gc_fd);
+    /* Ours and unreferenced (a failure): removed now unless another
+     * operation holds the GC lock, else by a later prune. */
+    char *garbage[3] = {NULL};
+    size_t n_garbage = 0;
+    if (r < 0 && in.blob_new) {
+        garbage[n_garbage++] = in.digest;
     }
-    if (cfg_new && !blob_referenced(s, cfg_digest)) {
-        (void)blob_delete(s->blobs, cfg_digest, NULL);
+    if (r < 0 && cfg_new) {
+        garbage[n_garbage++] = cfg_digest;
+    }
+    if (n_garbage > 0) {
+        (void)image_gc_blobs(s, garbage, false, NULL, NULL);
     }
     if (r < 0) {
         return berth_error_prefix(err, "import");

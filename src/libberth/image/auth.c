@@ -43,6 +43,34 @@ static char *docker_file_path(void)
     return xasprintf("%s/.docker/config.json", home && *home ? home : "/root");
 }
 
+void auth_secret_free(char *s)
+{
+    if (s) {
+        explicit_bzero(s, strlen(s));
+        free(s);
+    }
+}
+
+/* base64("user:secret"), as Docker's "auth" member and the Basic header
+ * both want it; the plain pair is wiped before it is freed. */
+static char *encode_pair(const char *user, const char *secret)
+{
+    char *up = xasprintf("%s:%s", user, secret ? secret : "");
+    size_t n = strlen(up);
+    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)up, (int)n);
+    auth_secret_free(up);
+    return b64;
+}
+
+char *auth_basic_header(const char *user, const char *secret)
+{
+    char *b64 = encode_pair(user, secret);
+    char *h = xasprintf("Authorization: Basic %s", b64);
+    auth_secret_free(b64);
+    return h;
+}
+
 static bool is_hub(const char *domain)
 {
     return streq(domain, "docker.io") || streq(domain, "index.docker.io") ||
@@ -229,11 +257,7 @@ int auth_set(const char *domain, const char *user, const char *secret, struct be
         auths = json_object();
         json_object_set_new(j, "auths", auths);
     }
-    _cleanup_free_ char *up = xasprintf("%s:%s", user, secret);
-    size_t n = strlen(up);
-    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)up, (int)n);
-    explicit_bzero(up, n);
+    char *b64 = encode_pair(user, secret);
     /* Drop other spellings of the same server so the new entry wins. */
     const char *k;
     json_t *v;
@@ -246,8 +270,7 @@ int auth_set(const char *domain, const char *user, const char *secret, struct be
     }
     _cleanup_free_ char *key = server_key(domain);
     json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64));
-    explicit_bzero(b64, strlen(b64));
-    free(b64);
+    auth_secret_free(b64);
     r = save(path, j, err);
     json_decref(j);
     return r;

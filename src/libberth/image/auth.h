@@ -26,5 +26,10 @@ int auth_set(const char *domain, const char *user, const char *secret, struct be
 int auth_remove(const char *domain, struct berth_error **err);
 /* Path of berth's file (malloc'd). */
 char *auth_file_path(void);
+/* The header line "Authorization: Basic base64(user:secret)" (RFC 7617),
+ * for the registry client; free it with auth_secret_free. */
+char *auth_basic_header(const char *user, const char *secret);
+/* Zero a string holding a secret, then free it; NULL is fine. */
+void auth_secret_free(char *s);
 
 #endif

@@ -227,7 +227,13 @@ static int load_strv(struct store *s, const char *sql, const char *id, char ***r
     return 0;
 }
 
-static int load_info(struct store *s, struct db_stmt *row, bool with_config,
+enum config_want {
+    CONFIG_NONE,
+    CONFIG_REQUIRED,
+    CONFIG_OPTIONAL,
+};
+
+static int load_info(struct store *s, struct db_stmt *row, enum config_want with_config,
                      struct image_info **ret, struct berth_error **err)
 {
     struct image_info *i = xcalloc(1, sizeof(*i));
@@ -272,14 +278,28 @@ static int load_info(struct store *s, struct db_stmt *row, bool with_config,
     if (r < 0) {
         return r;
     }
-    if (with_config) {
+    if (with_config != CONFIG_NONE) {
         _cleanup_free_ char *buf = NULL;
         size_t len;
-        r = blob_read(s->blobs, i->id, CONFIG_MAX, &buf, &len, err);
+        struct berth_error *e = NULL;
+        r = blob_read(s->blobs, i->id, CONFIG_MAX, &buf, &len, &e);
         if (r >= 0) {
-            r = image_config_parse(buf, len, &i->config, err);
+            r = image_config_parse(buf, len, &i->config, &e);
+        }
+        if (r < 0 && with_config == CONFIG_OPTIONAL) {
+            /* A record whose config blob is gone or damaged (a store hurt
+             * by an older berth, a disk error) must still list and be
+             * removable: it shows what the db knows. */
+            log_debug("image '%s': config: %s", i->id, e ? e->msg : "");
+            berth_error_free(e);
+            r = 0;
         }
         if (r < 0) {
+            if (err) {
+                *err = e;
+            } else {
+                berth_error_free(e);
+            }
             return berth_error_prefix(err, "image '%s': config", i->id);
         }
     }
@@ -303,7 +323,22 @@ int image_get(struct store *s, const char *id, struct image_info **ret, struct b
     if (r == 0) {
         return not_found(id, err);
     }
-    return load_info(s, st, true, ret, err);
+    return load_info(s, st, CONFIG_REQUIRED, ret, err);
+}
+
+/* As image_get, without failing on a missing or damaged config blob. */
+static int image_get_lenient(struct store *s, const char *id, struct image_info **ret,
+                             struct berth_error **err)
+{
+    _cleanup_(db_stmt_freep) struct db_stmt *st = NULL;
+    int r = db_query(s->db, &st, err, IMAGE_COLUMNS " WHERE id = ?", "s", id);
+    if (r >= 0) {
+        r = db_step(st, err);
+    }
+    if (r <= 0) {
+        return r < 0 ? r : not_found(id, err);
+    }
+    return load_info(s, st, CONFIG_OPTIONAL, ret, err);
 }
 
 int image_list(struct store *s, struct image_info ***ret, size_t *ret_n, struct berth_error **err)
@@ -317,7 +352,7 @@ int image_list(struct store *s, struct image_info ***ret, size_t *ret_n, struct 
     size_t n = 0, cap = 0;
     while ((r = db_step(st, err)) > 0) {
         struct image_info *i = NULL;
-        r = load_info(s, st, true, &i, err);
+        r = load_info(s, st, CONFIG_OPTIONAL, &i, err);
         if (r < 0) {
             break;
         }
@@ -374,6 +409,64 @@ static char *familiar(const char *full)
     return image_ref_familiar(ref);
 }
 
+/* Whether any record names a blob: an image's config or manifest, a layer's
+ * blob, a repo digest (an index pulled by digest). */
+static int blob_referenced(struct store *s, const char *digest, struct berth_error **err)
+{
+    _cleanup_free_ char *v = NULL;
+    int r = db_get_text(s->db, &v, err,
+                        "SELECT chain_id FROM layers WHERE blob_digest = ?1"
+                        " UNION ALL SELECT id FROM images WHERE id = ?1 OR manifest_digest = ?1"
+                        " UNION ALL SELECT image_id FROM repo_digests WHERE digest = ?1 LIMIT 1",
+                        "s", digest);
+    if (r == -ENOENT) {
+        return 0;
+    }
+    return r < 0 ? r : 1;
+}
+
+int image_gc_blobs(struct store *s, char *const *candidates, bool wait, uint64_t *ret_reclaimed,
+                   struct berth_error **err)
+{
+    _cleanup_close_ int lock = -1;
+    int r = wait ? store_gc_lock_exclusive(s, &lock, err) : store_gc_lock_try(s, &lock, NULL);
+    if (r == -EBUSY && !wait) {
+        /* Another pull or load is between its blob writes and its record:
+         * what looks unreferenced may be its; a later prune collects. */
+        log_debug("gc lock busy: leaving unreferenced blobs for a later prune");
+        return 0;
+    }
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_strv_free_ char **all = NULL;
+    if (!candidates) {
+        r = blob_list(s->blobs, &all, err);
+        if (r < 0) {
+            return r;
+        }
+        candidates = all;
+    }
+    uint64_t reclaimed = 0;
+    for (size_t k = 0; candidates[k]; k++) {
+        r = blob_referenced(s, candidates[k], err);
+        if (r < 0) {
+            return r;
+        }
+        if (r > 0) {
+            continue;
+        }
+        int64_t size = blob_size(s->blobs, candidates[k]);
+        if (blob_delete(s->blobs, candidates[k], NULL) >= 0 && size > 0) {
+            reclaimed += (uint64_t)size;
+        }
+    }
+    if (ret_reclaimed) {
+        *ret_reclaimed = reclaimed;
+    }
+    return 0;
+}
+
 /* Remove the image row and collect what nothing references any more:
  * layers (under a try-lock: a pull holding one is about to use it) and
  * blobs (config, manifests, layer blobs). Side effects on disk happen after
@@ -390,7 +483,7 @@ static int delete_image(struct store *s, const char *id, image_remove_cb cb, voi
     if (r <= 0) {
         return r < 0 ? r : not_found(id, err);
     }
-    r = load_info(s, st, false, &info, err);
+    r = load_info(s, st, CONFIG_NONE, &info, err);
     if (r < 0) {
         return r;
     }
@@ -480,9 +573,6 @@ static int delete_image(struct store *s, const char *id, image_remove_cb cb, voi
             cb("Deleted", info->layers[k].chain_id, userdata);
         }
     }
-    for (size_t k = 0; blobs[k]; k++) {
-        (void)blob_delete(s->blobs, blobs[k], NULL);
-    }
 out:
     for (size_t k = 0; k < n; k++) {
         if (locks[k] >= 0) {
@@ -491,6 +581,11 @@ out:
     }
     free(locks);
     free(drop);
+    if (r >= 0) {
+        /* After the layer locks are gone (store.h: the exclusive GC lock is
+         * taken holding no other); errors leave garbage for a later prune. */
+        (void)image_gc_blobs(s, blobs, true, NULL, NULL);
+    }
     return r;
 }
 
@@ -542,7 +637,7 @@ int image_remove(struct store *s, const char *name, bool force, image_remove_cb 
         return r;
     }
     _cleanup_(image_info_freep) struct image_info *info = NULL;
-    r = image_get(s, id, &info, err);
+    r = image_get_lenient(s, id, &info, err);
     if (r < 0) {
         return r;
     }
@@ -703,6 +798,14 @@ int image_prune(struct store *s, bool all, image_remove_cb cb, void *userdata,
     if (r < 0) {
         return r;
     }
+    /* Then blobs no record names: what failed pulls and loads could not
+     * remove while another one ran. */
+    uint64_t garbage = 0;
+    r = image_gc_blobs(s, NULL, true, &garbage, err);
+    if (r < 0) {
+        return r;
+    }
+    reclaimed += garbage;
     if (ret_reclaimed) {
         *ret_reclaimed = reclaimed;
     }

@@ -18,7 +18,10 @@
  * tags needs force ("conflict: unable to delete <short> (must be forced) -
  * image is referenced in multiple repositories"). Layers and blobs that no
  * remaining image references are removed in the same step (garbage
- * collection under the layer locks, so a concurrent pull is never robbed).
+ * collection under the layer locks, and for blobs under the store's GC lock,
+ * so a concurrent pull is never robbed). Listing and removal work on a
+ * record whose config blob is missing (config NULL); image_get does not.
+ * Prune also removes every blob no record names (failed pulls' garbage).
  */
 #ifndef BERTH_IMAGE_IMAGES_H
 #define BERTH_IMAGE_IMAGES_H
@@ -90,6 +93,14 @@ int image_remove(struct store *s, const char *name, bool force, image_remove_cb 
  * the bytes reclaimed. */
 int image_prune(struct store *s, bool all, image_remove_cb cb, void *userdata,
                 uint64_t *ret_reclaimed, struct berth_error **err);
+
+/* Remove the blobs among candidates (NULL-terminated; NULL: every stored
+ * blob) that no record names, under the store's exclusive GC lock
+ * (store.h): waiting for it when wait, else doing nothing (0) when a pull,
+ * load or push holds it, so the blobs stay for a later prune. Call holding
+ * no other store lock. ret_reclaimed (may be NULL): bytes removed. */
+int image_gc_blobs(struct store *s, char *const *candidates, bool wait, uint64_t *ret_reclaimed,
+                   struct berth_error **err);
 
 /* Docker's `image inspect` object for one image. */
 json_t *image_inspect_json(struct store *s, const struct image_info *i);

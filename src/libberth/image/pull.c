@@ -153,34 +153,6 @@ static void *unpack_thread(void *arg)
     return NULL;
 }
 
-/* Stream a stored blob through the job's decompressor (vfs lower layers,
- * or a blob an interrupted pull already stored). */
-static int feed_stored_blob(struct layer_job *j, const char *digest, struct berth_error **err)
-{
-    _cleanup_close_ int fd = -1;
-    int r = blob_open(j->p->s->blobs, digest, &fd, err);
-    if (r < 0) {
-        return r;
-    }
-    _cleanup_free_ char *buf = xmalloc(1 << 20);
-    for (;;) {
-        ssize_t n = read(fd, buf, 1 << 20);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return berth_error_sys(err, errno, "read blob '%s'", digest);
-        }
-        if (n == 0) {
-            return 0;
-        }
-        r = on_compressed(buf, (size_t)n, j, err);
-        if (r < 0) {
-            return r;
-        }
-    }
-}
-
 /* Run one unpack of a blob (stored, or downloaded when download is set)
  * into diff_fd; with want_diff_id the plain tar must hash to it. */
 static int stream_layer(struct layer_job *j, const char *blob_digest, bool download,
@@ -226,7 +198,7 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
                                       j, err);
             }
         } else {
-            r = feed_stored_blob(j, blob_digest, err);
+            r = blob_stream(j->p->s->blobs, blob_digest, on_compressed, j, err);
         }
         if (r >= 0) {
             r = decompressor_finish(j->dec, err);
@@ -268,10 +240,7 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
         unsigned int mdlen = 0;
         char got[72];
         EVP_DigestFinal_ex(j->diff_hash, md, &mdlen);
-        memcpy(got, "sha256:", 8);
-        for (unsigned i = 0; i < 32; i++) {
-            snprintf(got + 7 + 2 * i, 3, "%02x", md[i]);
-        }
+        digest_format(md, got);
         if (!streq(got, want_diff_id)) {
             r = berth_error_set(err, EBADMSG,
                                 "layer '%s': uncompressed digest %s does not match the config's "
@@ -465,6 +434,7 @@ int image_pull(struct store *s, const char *name, const struct pull_options *opt
     _cleanup_free_ char **new_blobs = NULL;
     size_t n_new_blobs = 0, top_len = 0, len = 0, cfg_len = 0;
     struct image_layer_rec *recs = NULL;
+    int gc_fd = -1;
     int r = image_ref_parse(name, &ref, err);
     if (r < 0) {
         goto out;
@@ -479,13 +449,19 @@ int image_pull(struct store *s, const char *name, const struct pull_options *opt
     if (r < 0) {
         goto out;
     }
+    /* Shared until the record names what this pull stores (store.h): no GC
+     * may take a blob of ours, or one we found and reuse, before then. */
+    r = store_gc_lock_shared(s, &gc_fd, err);
+    if (r < 0) {
+        goto out;
+    }
     const char *reference = ref->digest ? ref->digest : ref->tag;
     emit(&p, PULL_EV_PULLING, ref->path, 0, 0);
     r = fetch_manifest(&p, reference, &top_body, &top_len, &top_digest, &top, err);
     if (r < 0) {
         goto out;
     }
-    new_blobs = xcalloc(MANIFEST_MAX_LAYERS + 4, sizeof(char *));
+    new_blobs = xcalloc(MANIFEST_MAX_LAYERS * 2 + 8, sizeof(char *));
     bool is_new;
     r = store_doc(&p, top_body, top_len, top_digest, &is_new, err);
     if (r < 0) {
@@ -643,18 +619,18 @@ int image_pull(struct store *s, const char *name, const struct pull_options *opt
     r = 0;
 out:
     if (r < 0) {
-        /* Leave the store as it was: what this pull added goes. */
+        /* Leave the store as it was: the layers this pull made go (under
+         * their locks, still held); its blobs go only under the exclusive
+         * GC lock, and only if nothing names them by then (a concurrent
+         * pull of the same image may have found and recorded them). */
         for (size_t i = 0; i < p.n_jobs; i++) {
             struct layer_job *j = &p.jobs[i];
             if (j->done) {
                 (void)layer_store_remove(s->layers, j->chain, NULL);
             }
             if (j->blob_new) {
-                (void)blob_delete(s->blobs, j->desc->digest, NULL);
+                new_blobs[n_new_blobs++] = j->desc->digest;
             }
-        }
-        for (size_t i = 0; i < n_new_blobs; i++) {
-            (void)blob_delete(s->blobs, new_blobs[i], NULL);
         }
         if (err && *err) {
             berth_error_prefix(err, "pull '%s'", name);
@@ -664,6 +640,12 @@ out:
         if (p.jobs[i].lock_fd >= 0) {
             close(p.jobs[i].lock_fd);
         }
+    }
+    if (gc_fd >= 0) {
+        close(gc_fd);
+    }
+    if (r < 0 && n_new_blobs > 0) {
+        (void)image_gc_blobs(s, new_blobs, false, NULL, NULL);
     }
     free(recs);
     free(p.jobs);

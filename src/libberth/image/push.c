@@ -8,7 +8,6 @@
  */
 #include "push.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -21,6 +20,7 @@
 #include "basic/alloc.h"
 #include "basic/log.h"
 #include "basic/strv.h"
+#include "libberth/common/dl.h"
 #include "libberth/image/images.h"
 #include "libberth/image/manifest.h"
 #include "libberth/image/reference.h"
@@ -311,25 +311,8 @@ static int build_manifest(struct store *s, const struct image_info *info, const 
 
 /* zlib's deflate, dlopen()ed on first use as decompress.c does for inflate:
  * only a push of a loaded image needs it. */
-static struct {
-    __typeof__(deflateInit2_) *deflateInit2_;
-    __typeof__(deflate) *deflate;
-    __typeof__(deflateEnd) *deflateEnd;
-} zd;
-static pthread_once_t zd_once = PTHREAD_ONCE_INIT;
-static bool zd_ok;
-
-static void zd_load_once(void)
-{
-    void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        return;
-    }
-    zd.deflateInit2_ = (__typeof__(deflateInit2_) *)dlsym(h, "deflateInit2_");
-    zd.deflate = (__typeof__(deflate) *)dlsym(h, "deflate");
-    zd.deflateEnd = (__typeof__(deflateEnd) *)dlsym(h, "deflateEnd");
-    zd_ok = zd.deflateInit2_ && zd.deflate && zd.deflateEnd;
-}
+#define ZD_SYMBOLS(X) X(deflateInit2_) X(deflate) X(deflateEnd)
+DEFINE_DL_LIB(zd, ZD_SYMBOLS, "libz.so.1", "zlib1g")
 
 /* Whether a layer's stored blob is the plain diff tar (load keeps layers
  * as the archive carried them: docker-archive layers are uncompressed). */
@@ -344,12 +327,12 @@ static bool blob_is_plain_tar(const struct image_layer_rec *l)
 static int gzip_blob(struct store *s, const char *digest, char **ret_digest, int64_t *ret_size,
                      struct berth_error **err)
 {
-    pthread_once(&zd_once, zd_load_once);
-    if (!zd_ok) {
-        return berth_error_set(err, ELIBACC, "libz.so.1 not found: install zlib1g");
+    int r = zd_load(err);
+    if (r < 0) {
+        return r;
     }
     _cleanup_close_ int fd = -1;
-    int r = blob_open(s->blobs, digest, &fd, err);
+    r = blob_open(s->blobs, digest, &fd, err);
     if (r < 0) {
         return r;
     }
@@ -418,7 +401,9 @@ static int gzip_blob(struct store *s, const char *digest, char **ret_digest, int
 /* A layer stored as a plain tar gets a gzip blob before the push, as
  * `docker push` compresses a loaded image's layers. The layer record then
  * names the gzip blob (the diff_id does not change: same tar), so the
- * next push reuses it; the plain blob goes when nothing else names it. */
+ * next push reuses it. The plain blob stays: a concurrent save or push may
+ * be reading it; once nothing names it, `image prune` collects it under the
+ * GC lock (store.h), as it does a gzip blob whose record update failed. */
 static int compress_layer(struct store *s, struct image_layer_rec *l, struct berth_error **err)
 {
     _cleanup_free_ char *gz = NULL;
@@ -432,15 +417,7 @@ static int compress_layer(struct store *s, struct image_layer_rec *l, struct ber
                " WHERE blob_digest = ?",
                "siss", gz, size, MT_DOCKER_LAYER_GZIP, l->blob_digest);
     if (r < 0) {
-        (void)blob_delete(s->blobs, gz, NULL);
         return r;
-    }
-    _cleanup_free_ char *other = NULL;
-    if (db_get_text(s->db, &other, NULL,
-                    "SELECT chain_id FROM layers WHERE blob_digest = ?"
-                    " UNION ALL SELECT id FROM images WHERE id = ? LIMIT 1",
-                    "ss", l->blob_digest, l->blob_digest) == -ENOENT) {
-        (void)blob_delete(s->blobs, l->blob_digest, NULL);
     }
     free(l->blob_digest);
     free(l->media_type);
@@ -601,8 +578,15 @@ static int push_one(struct push *p, const struct image_ref *ref, const char *ima
                     char **ret_digest, struct berth_error **err)
 {
     struct store *s = p->s;
+    /* Shared for the whole push (store.h): the blobs it reads, and the gzip
+     * blob it may write before its record names it, stay while it runs. */
+    _cleanup_close_ int gc_fd = -1;
+    int r = store_gc_lock_shared(s, &gc_fd, err);
+    if (r < 0) {
+        return r;
+    }
     _cleanup_(image_info_freep) struct image_info *info = NULL;
-    int r = image_get(s, image_id, &info, err);
+    r = image_get(s, image_id, &info, err);
     if (r < 0) {
         return r;
     }

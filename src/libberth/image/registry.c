@@ -14,7 +14,6 @@
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -34,6 +33,7 @@
 #include "basic/log.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
+#include "libberth/common/dl.h"
 #include "libberth/common/json-util.h"
 #include "libberth/image/auth.h"
 #include "libberth/image/manifest.h"
@@ -65,43 +65,27 @@
     X(curl_slist_free_all)                                                                         \
     X(curl_version_info)
 
-#define CU_MEMBER(name) __typeof__(name) *name;
-static struct {
-    CURL_SYMBOLS(CU_MEMBER)
-} cu;
-#undef CU_MEMBER
+DEFINE_DL_LIB(cu, CURL_SYMBOLS, CURL_SONAME, "libcurl4")
 
-static pthread_once_t cu_once = PTHREAD_ONCE_INIT;
-static bool cu_ok;
-static const char *cu_missing;
+static pthread_once_t cu_init_once = PTHREAD_ONCE_INIT;
+static bool cu_init_ok;
 
-static void cu_load_once(void)
+static void cu_init(void)
 {
-    void *h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        return;
-    }
-#define CU_RESOLVE(name)                                                                           \
-    if (!cu_missing) {                                                                             \
-        cu.name = (__typeof__(name) *)dlsym(h, #name);                                             \
-        if (!cu.name)                                                                              \
-            cu_missing = #name;                                                                    \
-    }
-    CURL_SYMBOLS(CU_RESOLVE)
-#undef CU_RESOLVE
-    /* curl_global_init is not thread-safe: it runs here, once, before any
-     * pull thread exists. The handle stays open for the process's life. */
-    cu_ok = !cu_missing && cu.curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    cu_init_ok = cu.curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 }
 
-static int cu_load(struct berth_error **err)
+/* libcurl loaded and initialised. curl_global_init is not thread-safe: it
+ * runs once, here, before any pull thread exists. */
+static int curl_ready(struct berth_error **err)
 {
-    pthread_once(&cu_once, cu_load_once);
-    if (cu_missing) {
-        return berth_error_set(err, ELIBBAD, "%s: missing symbol '%s'", CURL_SONAME, cu_missing);
+    int r = cu_load(err);
+    if (r < 0) {
+        return r;
     }
-    if (!cu_ok) {
-        return berth_error_set(err, ELIBACC, "%s not found: install libcurl4", CURL_SONAME);
+    pthread_once(&cu_init_once, cu_init);
+    if (!cu_init_ok) {
+        return berth_error_set(err, EIO, "%s: curl_global_init failed", CURL_SONAME);
     }
     return 0;
 }
@@ -133,14 +117,6 @@ static char *sha256_digest(const void *data, size_t len)
         snprintf(s + 7 + 2 * i, 3, "%02x", md[i]);
     }
     return s;
-}
-
-static char *base64(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
 }
 
 /* Percent-encode a query value (RFC 3986 unreserved kept). */
@@ -190,12 +166,85 @@ static char *url_hostport(const char *url)
     const char *p = strstr(url, "://");
     p = p ? p + 3 : url;
     size_t n = strcspn(p, "/?#");
-    const char *at = memchr(p, '@', n);
+    const char *at = memrchr(p, '@', n);
     if (at) {
         n -= (size_t)(at + 1 - p);
         p = at + 1;
     }
     return xstrndup(p, n);
+}
+
+/* Whether an absolute URL carries "user:password@" before its host. */
+static bool url_has_userinfo(const char *url)
+{
+    const char *p = strstr(url, "://");
+    p = p ? p + 3 : url;
+    return memchr(p, '@', strcspn(p, "/?#")) != NULL;
+}
+
+/* scheme://host[:port]/path of a URL, for debug logs: the userinfo (a
+ * mirror's password) and the query (an upload's state token, a token
+ * request's account) never reach a log (SECURITY.md: no secrets in logs). */
+static char *url_for_log(const char *url)
+{
+    const char *p = strstr(url, "://");
+    size_t scheme_len = p ? (size_t)(p - url) + 3 : 0;
+    const char *authority = url + scheme_len;
+    size_t alen = strcspn(authority, "/?#");
+    const char *at = memrchr(authority, '@', alen);
+    const char *host = at ? at + 1 : authority;
+    size_t hlen = alen - (size_t)(host - authority);
+    const char *path = authority + alen;
+    size_t plen = strcspn(path, "?#");
+    return xasprintf("%.*s%.*s%.*s", (int)scheme_len, url, (int)hlen, host, (int)plen, path);
+}
+
+/* "scheme://host:port" of an http(s) URL: lowercased, without userinfo,
+ * the default port filled in, so that two spellings of one origin compare
+ * equal. NULL for anything but http and https. */
+static char *url_origin(const char *url)
+{
+    bool https = strncasecmp(url, "https://", 8) == 0;
+    if (!https && strncasecmp(url, "http://", 7) != 0) {
+        return NULL;
+    }
+    _cleanup_free_ char *hp = url_hostport(url);
+    for (char *c = hp; *c; c++) {
+        *c = (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
+    }
+    const char *after_host = hp[0] == '[' ? strchr(hp, ']') : hp;
+    bool has_port = after_host && strchr(after_host, ':');
+    return xasprintf("%s://%s%s", https ? "https" : "http", hp,
+                     has_port ? ""
+                     : https  ? ":443"
+                              : ":80");
+}
+
+/* Registry text (a reason phrase, a header value, an error code) made safe
+ * to print, at most max bytes of it: C0 controls, DEL and the UTF-8 forms of
+ * the C1 controls (U+0080..U+009F, obeyed by xterm-like terminals) become
+ * '?'. A registry must not drive the user's terminal with escape sequences
+ * (retitle it, recolour it, fake output; cf. CVE-2021-25743 in kubectl). */
+static void add_printable(struct strbuf *sb, const char *s, size_t max)
+{
+    size_t start = sb->len;
+    for (; s && *s && sb->len - start < max; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == 0xc2 && (unsigned char)s[1] >= 0x80 && (unsigned char)s[1] <= 0x9f) {
+            s++;
+            c = '?';
+        } else if (c < 0x20 || c == 0x7f) {
+            c = '?';
+        }
+        strbuf_addc(sb, (char)c);
+    }
+}
+
+static char *printable_dup(const char *s, size_t max)
+{
+    struct strbuf sb = STRBUF_INIT;
+    add_printable(&sb, s, max);
+    return strbuf_detach(&sb, NULL);
 }
 
 /* ---- TLS material: system CAs + certs.d ---------------------------------- */
@@ -360,13 +409,26 @@ static long env_seconds(const char *name)
 int registry_new(const char *domain, const struct registry_options *opts, struct registry **ret,
                  struct berth_error **err)
 {
-    int r = cu_load(err);
+    int r = curl_ready(err);
     if (r < 0) {
         return r;
     }
     static const struct registry_options none = {0};
     if (!opts) {
         opts = &none;
+    }
+    /* Credentials in a mirror URL would be logged with every request and
+     * sent to every host the mirror redirects to; a mirror gets no
+     * credentials at all (see request_endpoint). Refused, as a whole,
+     * without echoing the password. */
+    for (char **m = opts->mirrors; m && *m; m++) {
+        if (url_has_userinfo(*m)) {
+            _cleanup_free_ char *shown = url_for_log(*m);
+            return berth_error_set(err, EINVAL,
+                                   "registry mirror '%s': credentials in a mirror URL are not "
+                                   "supported",
+                                   shown);
+        }
     }
     struct registry *reg = xcalloc(1, sizeof(*reg));
     bool secure_loopback;
@@ -496,14 +558,6 @@ static void creds_get(struct registry *r, char **ret_user, char **ret_pass)
     pthread_mutex_unlock(&r->lock);
 }
 
-static void secret_free(char *s)
-{
-    if (s) {
-        explicit_bzero(s, strlen(s));
-        free(s);
-    }
-}
-
 /* ---- one HTTP exchange --------------------------------------------------- */
 
 struct req {
@@ -589,7 +643,8 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         if (sp) {
             s->status = strtol(sp + 1, NULL, 10);
             const char *rs = strchr(sp + 1, ' ');
-            snprintf(s->reason, sizeof(s->reason), "%s", rs ? rs + 1 : "");
+            _cleanup_free_ char *reason = printable_dup(rs ? rs + 1 : "", sizeof(s->reason) - 1);
+            snprintf(s->reason, sizeof(s->reason), "%s", reason);
         }
         return size * nmemb;
     }
@@ -598,22 +653,25 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
         return size * nmemb;
     }
     *colon = '\0';
-    char *v = colon + 1;
-    while (*v == ' ' || *v == '\t') {
-        v++;
+    const char *raw = colon + 1;
+    while (*raw == ' ' || *raw == '\t') {
+        raw++;
     }
+    /* Values end up in messages (a digest, a media type, a realm's host):
+     * no control byte gets past here. */
+    _cleanup_free_ char *v = printable_dup(raw, HEADER_MAX);
     if (strcasecmp(line, "Content-Type") == 0) {
         free(s->content_type);
-        s->content_type = xstrdup(v);
+        s->content_type = TAKE_PTR(v);
     } else if (strcasecmp(line, "Docker-Content-Digest") == 0) {
         free(s->digest);
-        s->digest = xstrdup(v);
+        s->digest = TAKE_PTR(v);
     } else if (strcasecmp(line, "Location") == 0) {
         free(s->location);
-        s->location = xstrdup(v);
+        s->location = TAKE_PTR(v);
     } else if (strcasecmp(line, "WWW-Authenticate") == 0) {
         free(s->www_auth);
-        s->www_auth = xstrdup(v);
+        s->www_auth = TAKE_PTR(v);
     } else if (strcasecmp(line, "Retry-After") == 0) {
         s->retry_after = strtol(v, NULL, 10);
     } else if (strcasecmp(line, "Content-Length") == 0) {
@@ -814,7 +872,10 @@ static CURLcode perform_once(struct registry *r, const struct endpoint *e, enum 
     strbuf_reset(&s->body);
     s->skip = 0;
     s->body_started = false;
-    log_debug("registry: %s %s", q->method, url);
+    if (log_get_level() >= LOG_LEVEL_DEBUG) {
+        _cleanup_free_ char *shown = url_for_log(url);
+        log_debug("registry: %s %s", q->method, shown);
+    }
     CURLcode c = cu.curl_easy_perform(h);
     cu.curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
     cu.curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -926,17 +987,16 @@ static char *registry_error_text(const struct strbuf *body)
         msg = json_string_value(json_object_get(j, "details"));
     }
     if (code || msg) {
+        /* The code and the message are untrusted text: printable only. */
         struct strbuf sb = STRBUF_INIT;
-        for (const char *c = code; c && *c; c++) {
-            strbuf_addc(&sb, *c == '_' ? ' ' : (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c));
+        add_printable(&sb, code, 128);
+        for (char *c = sb.buf; c && *c; c++) {
+            *c = *c == '_' ? ' ' : (char)(*c >= 'A' && *c <= 'Z' ? *c + 32 : *c);
         }
         if (code && msg) {
             strbuf_adds(&sb, ": ");
         }
-        /* A registry's message is untrusted text: keep it printable. */
-        for (const char *c = msg; c && *c && sb.len < 512; c++) {
-            strbuf_addc(&sb, (unsigned char)*c >= 0x20 && *c != 0x7f ? *c : '?');
-        }
+        add_printable(&sb, msg, 512);
         out = strbuf_detach(&sb, NULL);
     }
     json_decref(j);
@@ -979,18 +1039,21 @@ static void token_store(struct registry *r, const char *key, const char *value, 
         t->next = r->tokens;
         r->tokens = t;
     }
-    secret_free(t->value);
+    auth_secret_free(t->value);
     t->value = value ? xstrdup(value) : NULL;
     t->expires = value ? expires : 0;
     pthread_mutex_unlock(&r->lock);
 }
 
 /* GET realm?service=&scope= (Basic credentials when we have them, else
- * anonymous) and cache the token. */
-static int fetch_token(struct registry *r, const struct endpoint *e, const char *scope,
-                       char **ret_token, struct berth_error **err)
+ * anonymous) and cache the token. realm and service are the caller's own
+ * copies: e->realm may be replaced (and freed) by another thread's 401 at
+ * any moment. */
+static int fetch_token(struct registry *r, const struct endpoint *e, const char *realm,
+                       const char *service, const char *scope, char **ret_token,
+                       struct berth_error **err)
 {
-    _cleanup_free_ char *key = token_key(e->realm, e->service, scope);
+    _cleanup_free_ char *key = token_key(realm, service, scope);
     pthread_mutex_lock(&r->token_lock);
     /* Another thread may have fetched it while we waited. */
     char *have = token_lookup(r, key);
@@ -1000,11 +1063,11 @@ static int fetch_token(struct registry *r, const struct endpoint *e, const char 
         return 0;
     }
     struct strbuf url = STRBUF_INIT;
-    strbuf_adds(&url, e->realm);
-    char sep = strchr(e->realm, '?') ? '&' : '?';
-    if (e->service) {
+    strbuf_adds(&url, realm);
+    char sep = strchr(realm, '?') ? '&' : '?';
+    if (service) {
         strbuf_addf(&url, "%cservice=", sep);
-        add_query_escaped(&url, e->service);
+        add_query_escaped(&url, service);
         sep = '&';
     }
     if (scope) {
@@ -1021,16 +1084,9 @@ static int fetch_token(struct registry *r, const struct endpoint *e, const char 
     if (!e->mirror) {
         creds_get(r, &user, &pass);
     }
-    char *auth_header = NULL;
-    if (user) {
-        _cleanup_free_ char *up = xasprintf("%s:%s", user, pass ? pass : "");
-        char *b = base64(up);
-        auth_header = xasprintf("Authorization: Basic %s", b);
-        secret_free(b);
-        explicit_bzero(up, strlen(up));
-    }
+    char *auth_header = user ? auth_basic_header(user, pass) : NULL;
     struct endpoint realm_ep = {0};
-    _cleanup_free_ char *realm_host = url_hostport(e->realm);
+    _cleanup_free_ char *realm_host = url_hostport(realm);
     realm_ep.hostport = realm_host;
     /* The realm is trusted as the registry is: same CAs, and unverified
      * only for loopback/insecure registries that point at loopback/themselves. */
@@ -1042,9 +1098,12 @@ static int fetch_token(struct registry *r, const struct endpoint *e, const char 
     struct resp s = {0};
     int r_ = 0;
     CURLcode c = perform_once(r, &realm_ep, SCHEME_HTTPS, &q, auth_header, &s);
-    secret_free(auth_header);
-    log_debug("registry: token request to '%s' for '%s': %ld", e->realm, scope ? scope : "",
-              s.status);
+    auth_secret_free(auth_header);
+    if (log_get_level() >= LOG_LEVEL_DEBUG) {
+        _cleanup_free_ char *shown = url_for_log(realm);
+        log_debug("registry: token request to '%s' for '%s': %ld", shown, scope ? scope : "",
+                  s.status);
+    }
     if (c != CURLE_OK) {
         r_ = berth_error_set(err, c == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : ECONNREFUSED,
                              "fetch token from '%s': %s", realm_host, cu.curl_easy_strerror(c));
@@ -1082,7 +1141,7 @@ static int fetch_token(struct registry *r, const struct endpoint *e, const char 
     }
     pthread_mutex_unlock(&r->token_lock);
     free(user);
-    secret_free(pass);
+    auth_secret_free(pass);
     resp_release(&s);
     strbuf_release(&url);
     return r_;
@@ -1220,6 +1279,16 @@ static uint64_t backoff_ms(unsigned attempt)
     return 250ULL << (attempt < 6 ? attempt : 6);
 }
 
+/* Whether the absolute URL url is on e's own origin (scheme, host, port),
+ * as e is reached with scheme sc. */
+static bool endpoint_owns(const struct endpoint *e, enum scheme sc, const char *url)
+{
+    _cleanup_free_ char *base = endpoint_url(e, sc, "");
+    _cleanup_free_ char *mine = url_origin(base);
+    _cleanup_free_ char *theirs = url_origin(url);
+    return mine && theirs && streq(mine, theirs);
+}
+
 /* One request against one endpoint with the full policy. On return s holds
  * the final response (status >= 200). *ret_dropped is set when a sink
  * transfer broke after delivering bytes: the caller resumes. */
@@ -1228,52 +1297,63 @@ static int request_endpoint(struct registry *r, struct endpoint *e, const struct
 {
     unsigned retries = 0, auth_rounds = 0;
     bool sent_fresh_token = false, sent_basic = false;
+    bool absolute = strstr(q->path, "://") != NULL;
     for (;;) {
+        /* The realm and service as this request sees them: another
+         * thread's 401 may replace e's at any time (they are only read
+         * under the lock, and only these copies are used below). */
         pthread_mutex_lock(&r->lock);
         enum scheme sc = e->scheme;
         enum auth_kind ak = e->auth;
+        _cleanup_free_ char *realm = e->realm ? xstrdup(e->realm) : NULL;
+        _cleanup_free_ char *service = e->service ? xstrdup(e->service) : NULL;
         pthread_mutex_unlock(&r->lock);
-        bool trying_https_first = sc == SCHEME_UNKNOWN && e->insecure && !e->fixed_url;
+        bool trying_https_first = sc == SCHEME_UNKNOWN && e->insecure && !e->fixed_url && !absolute;
         if (sc == SCHEME_UNKNOWN) {
             sc = SCHEME_HTTPS;
         }
+        /* Credentials go only to the origin they were asked for: an upload
+         * Location may name any host (review item 1, as CVE-2018-1000007
+         * for curl's redirects); there nothing is sent, and its 401 does
+         * not teach us anything about the registry's auth. */
+        bool own = !absolute || endpoint_owns(e, sc, q->path);
 
         char *auth_header = NULL;
         bool token_cached = false;
-        if (ak == AUTH_BASIC) {
+        if (!own) {
+            /* anonymous */
+        } else if (ak == AUTH_BASIC) {
+            /* Never a mirror: the credentials are Docker Hub's, a mirror
+             * asking for Basic auth must not get the Hub password. */
             char *user = NULL, *pass = NULL;
-            creds_get(r, &user, &pass);
+            if (!e->mirror) {
+                creds_get(r, &user, &pass);
+            }
             if (user) {
-                _cleanup_free_ char *up = xasprintf("%s:%s", user, pass ? pass : "");
-                char *b = base64(up);
-                auth_header = xasprintf("Authorization: Basic %s", b);
-                secret_free(b);
-                explicit_bzero(up, strlen(up));
+                auth_header = auth_basic_header(user, pass);
                 sent_basic = true;
             }
             free(user);
-            secret_free(pass);
-        } else if (ak == AUTH_BEARER) {
-            pthread_mutex_lock(&r->lock);
-            _cleanup_free_ char *key = token_key(e->realm, e->service, q->scope);
-            pthread_mutex_unlock(&r->lock);
+            auth_secret_free(pass);
+        } else if (ak == AUTH_BEARER && realm) {
+            _cleanup_free_ char *key = token_key(realm, service, q->scope);
             char *tok = token_lookup(r, key);
             if (tok) {
                 token_cached = !sent_fresh_token;
             } else {
-                int k = fetch_token(r, e, q->scope, &tok, err);
+                int k = fetch_token(r, e, realm, service, q->scope, &tok, err);
                 if (k < 0) {
                     return k;
                 }
                 sent_fresh_token = true;
             }
             auth_header = xasprintf("Authorization: Bearer %s", tok);
-            secret_free(tok);
+            auth_secret_free(tok);
         }
 
         uint64_t before = s->delivered;
         CURLcode c = perform_once(r, e, sc, q, auth_header, s);
-        secret_free(auth_header);
+        auth_secret_free(auth_header);
 
         if (s->sink_failed) {
             if (err && !*err) {
@@ -1327,7 +1407,7 @@ static int request_endpoint(struct registry *r, struct endpoint *e, const struct
             pthread_mutex_unlock(&r->lock);
         }
 
-        if (s->status == 401 && auth_rounds++ < MAX_AUTH_ROUNDS) {
+        if (s->status == 401 && own && auth_rounds++ < MAX_AUTH_ROUNDS) {
             struct challenge ch;
             parse_challenge(s->www_auth, &ch);
             bool retry = false;
@@ -1338,22 +1418,25 @@ static int request_endpoint(struct registry *r, struct endpoint *e, const struct
                 }
                 retry = user != NULL;
                 free(user);
-                secret_free(pass);
+                auth_secret_free(pass);
                 pthread_mutex_lock(&r->lock);
                 e->auth = AUTH_BASIC;
                 pthread_mutex_unlock(&r->lock);
             } else if (ch.kind == AUTH_BEARER && ch.realm) {
-                pthread_mutex_lock(&r->lock);
-                bool changed = ak != AUTH_BEARER || !e->realm || !streq(e->realm, ch.realm);
+                /* Compared with what this request used, not with e's
+                 * current realm, which another thread may have changed. */
+                bool changed = ak != AUTH_BEARER || !realm || !streq(realm, ch.realm) ||
+                               !streq(service ? service : "", ch.service ? ch.service : "");
                 if (changed) {
+                    pthread_mutex_lock(&r->lock);
                     free(e->realm);
                     free(e->service);
                     e->realm = xstrdup(ch.realm);
                     e->service = ch.service ? xstrdup(ch.service) : NULL;
                     e->auth = AUTH_BEARER;
+                    pthread_mutex_unlock(&r->lock);
                 }
-                _cleanup_free_ char *key = token_key(e->realm, e->service, q->scope);
-                pthread_mutex_unlock(&r->lock);
+                _cleanup_free_ char *key = token_key(ch.realm, ch.service, q->scope);
                 if (changed || token_cached) {
                     /* First challenge, or the cached token went stale at the
                      * registry before its expires_in: get a new one. */
@@ -1437,7 +1520,7 @@ int registry_ping(struct registry *r, struct berth_error **err)
                                 user ? "unauthorized: incorrect username or password"
                                      : "unauthorized: authentication required");
             free(user);
-            secret_free(pass);
+            auth_secret_free(pass);
         } else if (s.status < 200 || s.status >= 300) {
             k = status_error(&q, &s, err);
         }
@@ -1594,17 +1677,32 @@ int registry_blob_exists(struct registry *r, const char *repo, const char *diges
     return k < 0 ? berth_error_prefix(err, "check blob '%s'", digest) : k;
 }
 
-/* Location of an upload, absolute (the spec allows relative ones). */
-static char *upload_url(struct registry *r, const char *location)
+/* Location of an upload, absolute (the spec allows relative ones). A
+ * registry reached over HTTPS may not send the blob's bytes to plain HTTP:
+ * -EPROTO. (Whether credentials go with it is request_endpoint's call.) */
+static int upload_url(struct registry *r, const char *location, char **ret,
+                      struct berth_error **err)
 {
-    if (strstr(location, "://")) {
-        return xstrdup(location);
-    }
     struct endpoint *e = &r->eps[r->n_eps - 1];
     pthread_mutex_lock(&r->lock);
     enum scheme sc = e->scheme == SCHEME_HTTP ? SCHEME_HTTP : SCHEME_HTTPS;
     pthread_mutex_unlock(&r->lock);
-    return endpoint_url(e, sc, location);
+    if (!strstr(location, "://")) {
+        *ret = endpoint_url(e, sc, location);
+        return 0;
+    }
+    if (strncasecmp(location, "https://", 8) != 0 && strncasecmp(location, "http://", 7) != 0) {
+        return berth_error_set(err, EPROTO, "upload location is not an http(s) URL");
+    }
+    if (sc == SCHEME_HTTPS && strncasecmp(location, "http://", 7) == 0) {
+        _cleanup_free_ char *shown = url_for_log(location);
+        return berth_error_set(err, EPROTO,
+                               "the registry (https) sent an upload location over plain http "
+                               "'%s': refused",
+                               shown);
+    }
+    *ret = xstrdup(location);
+    return 0;
 }
 
 static void cancel_upload(struct registry *r, const char *url, const char *scope)
@@ -1638,8 +1736,8 @@ int registry_blob_mount(struct registry *r, const char *repo, const char *digest
         if (s.status == 201) {
             k = 1;
         } else if (s.status == 202) {
-            if (s.location) {
-                _cleanup_free_ char *url = upload_url(r, s.location);
+            _cleanup_free_ char *url = NULL;
+            if (s.location && upload_url(r, s.location, &url, NULL) >= 0) {
                 cancel_upload(r, url, scope);
             }
             k = 0;
@@ -1679,7 +1777,7 @@ int registry_blob_upload(struct registry *r, const char *repo, const char *diges
                             : status_error(&q, &s, err);
     }
     if (k >= 0) {
-        url = upload_url(r, s.location);
+        k = upload_url(r, s.location, &url, err);
     }
     uint64_t done = 0;
     /* Chunks: PATCH with Content-Range, each answer names the next URL. */
@@ -1710,8 +1808,8 @@ int registry_blob_upload(struct registry *r, const char *repo, const char *diges
                 progress(done, userdata);
             }
             if (s.location) {
-                free(url);
-                url = upload_url(r, s.location);
+                free(TAKE_PTR(url));
+                k = upload_url(r, s.location, &url, err);
             }
         }
     }

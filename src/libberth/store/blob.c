@@ -84,7 +84,7 @@ static int digest_check(const char *digest, const char **ret_hex, struct berth_e
     return 0;
 }
 
-static void format_digest(const unsigned char md[32], char out[72])
+void digest_format(const unsigned char md[32], char out[72])
 {
     static const char hex[] = "0123456789abcdef";
     memcpy(out, DIGEST_PREFIX, DIGEST_PREFIX_LEN);
@@ -105,7 +105,7 @@ void digest_of(const void *data, size_t len, char out[72])
         log_error("sha256 failed");
         abort();
     }
-    format_digest(md, out);
+    digest_format(md, out);
 }
 
 static int open_subdir(int dirfd, const char *name, int *ret_fd, struct berth_error **err)
@@ -283,6 +283,35 @@ int blob_read(struct blob_store *s, const char *digest, size_t max, char **ret, 
     return 0;
 }
 
+#define STREAM_BLOCK (1 << 20)
+
+int blob_stream(struct blob_store *s, const char *digest, blob_block_fn fn, void *userdata,
+                struct berth_error **err)
+{
+    _cleanup_close_ int fd = -1;
+    int r = blob_open(s, digest, &fd, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *buf = xmalloc(STREAM_BLOCK);
+    for (;;) {
+        ssize_t n = read(fd, buf, STREAM_BLOCK);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return berth_error_sys(err, errno, "read blob '%s'", digest);
+        }
+        if (n == 0) {
+            return 0;
+        }
+        r = fn(buf, (size_t)n, userdata, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+}
+
 static char *temp_name(void)
 {
     uint64_t rnd = 0;
@@ -396,7 +425,7 @@ static int writer_commit(struct blob_writer *w, char **ret_digest, struct berth_
         return berth_error_set(err, EIO, "blob %s: sha256 final failed", writer_label(w));
     }
     char got[72];
-    format_digest(md, got);
+    digest_format(md, got);
     if (w->expected_digest && !streq(got, w->expected_digest)) {
         return berth_error_set(err, EBADMSG, "blob %s: digest mismatch (got %s)",
                                w->expected_digest, got);

@@ -6,7 +6,9 @@
  * into place. A mismatch, an abort or a crash leaves nothing but a temp file
  * under <root>/blobs/tmp, which blob_store_open() removes. Two writers of the
  * same blob may race: both succeed and the blob is stored once. Digests in
- * and out are "sha256:<64 lowercase hex>".
+ * and out are "sha256:<64 lowercase hex>". Deleting is safe only under the
+ * store's GC lock (store.h): a blob written but not yet recorded looks
+ * unreferenced.
  */
 #ifndef BERTH_STORE_BLOB_H
 #define BERTH_STORE_BLOB_H
@@ -58,5 +60,14 @@ int blob_delete(struct blob_store *s, const char *digest, struct berth_error **e
 int blob_list(struct blob_store *s, char ***ret, struct berth_error **err);
 /* "sha256:<hex>" of a buffer into out (72 bytes incl. NUL). */
 void digest_of(const void *data, size_t len, char out[72]);
+/* "sha256:<hex>" of a finished SHA-256 (32 bytes) into out. */
+void digest_format(const unsigned char md[32], char out[72]);
+
+/* Read a stored blob to its end in 1 MiB blocks, handing each to fn; stops
+ * at fn's first error. Not re-verified (fn usually hashes what it gets). */
+typedef int (*blob_block_fn)(const void *data, size_t len, void *userdata,
+                             struct berth_error **err);
+int blob_stream(struct blob_store *s, const char *digest, blob_block_fn fn, void *userdata,
+                struct berth_error **err);
 
 #endif

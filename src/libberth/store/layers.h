@@ -13,7 +13,10 @@
  * A puller holds the locks of its layers from before it looks for them until
  * its image record is committed, so two pulls of one layer store it once, and
  * garbage collection (which only try-locks) never removes a layer that a
- * concurrent pull is about to reference.
+ * concurrent pull is about to reference. Blobs have their own store-wide
+ * GC lock (store.h), taken before any layer lock; one operation locks one
+ * image's chains at a time, bottom to top (two loads of [X, Y] and [Y, X]
+ * must not wait for each other).
  *
  * Drivers: "overlay" keeps each layer's own files (whiteouts as overlayfs
  * markers; containers mount lowerdir=top:..:bottom); "vfs", the copy-based

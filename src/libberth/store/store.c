@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -92,11 +93,56 @@ int store_open(const struct store_options *opts, struct store **ret, struct bert
     if (r >= 0) {
         r = layer_store_open(s->root, &s->layers, err);
     }
+    if (r >= 0) {
+        /* The GC lock's file exists from the start: a store's layout does
+         * not change with the first pull. */
+        _cleanup_free_ char *lock = xasprintf("%s/gc.lock", s->root);
+        int fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            r = berth_error_sys(err, errno, "open '%s'", lock);
+        }
+        safe_close(fd);
+    }
     if (r < 0) {
         return r;
     }
     *ret = TAKE_PTR(owned);
     return 0;
+}
+
+static int gc_lock(struct store *s, int op, int *ret_fd, struct berth_error **err)
+{
+    _cleanup_free_ char *path = xasprintf("%s/gc.lock", s->root);
+    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "open '%s'", path);
+    }
+    while (flock(fd, op) < 0) {
+        if (errno == EINTR) {
+            continue;
+        }
+        if (errno == EWOULDBLOCK) {
+            return berth_error_set(err, EBUSY, "the store's gc lock is held");
+        }
+        return berth_error_sys(err, errno, "lock '%s'", path);
+    }
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
+int store_gc_lock_shared(struct store *s, int *ret_fd, struct berth_error **err)
+{
+    return gc_lock(s, LOCK_SH, ret_fd, err);
+}
+
+int store_gc_lock_exclusive(struct store *s, int *ret_fd, struct berth_error **err)
+{
+    return gc_lock(s, LOCK_EX, ret_fd, err);
+}
+
+int store_gc_lock_try(struct store *s, int *ret_fd, struct berth_error **err)
+{
+    return gc_lock(s, LOCK_EX | LOCK_NB, ret_fd, err);
 }
 
 void store_free(struct store *s)

@@ -6,6 +6,19 @@
  * the store is first used (overlay when the kernel has it, unless the
  * caller forces one) and recorded in the db: a store never changes driver,
  * and asking for the other one is an error naming both.
+ *
+ * The GC lock (an flock on <root>/gc.lock) keeps blob deletion away from
+ * blobs nobody references yet. A pull, load, import or push holds it shared
+ * from before its first blob write until the image record that names its
+ * blobs has committed (push and save: while they read blobs). Only a holder
+ * of the exclusive lock deletes blobs (rmi, prune, a failed pull or load
+ * cleaning up), and only blobs that no record names at that moment: with no
+ * shared holder, an unreferenced blob is garbage. A failed operation does
+ * not wait for it (store_gc_lock_try): its blobs stay as garbage that the
+ * next `image prune` collects. Ordering: take the GC lock before any layer
+ * lock (layers.h), and the exclusive one with no other store lock held, so
+ * a shared holder waiting for a layer lock never waits on an exclusive
+ * waiter that holds it.
  */
 #ifndef BERTH_STORE_STORE_H
 #define BERTH_STORE_STORE_H
@@ -35,6 +48,13 @@ struct store {
 int store_open(const struct store_options *opts, struct store **ret, struct berth_error **err);
 void store_free(struct store *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct store *, store_free)
+
+/* The GC lock (see above); *ret_fd is the lock, close it to release. A
+ * shared or exclusive request waits; store_gc_lock_try takes it exclusive
+ * or returns -EBUSY without waiting. */
+int store_gc_lock_shared(struct store *s, int *ret_fd, struct berth_error **err);
+int store_gc_lock_exclusive(struct store *s, int *ret_fd, struct berth_error **err);
+int store_gc_lock_try(struct store *s, int *ret_fd, struct berth_error **err);
 
 /* Whether the running kernel offers overlayfs. */
 bool store_overlay_supported(void);
