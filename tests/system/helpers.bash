@@ -146,3 +146,9 @@ runf() {
   output=$(cat "$f")
   mapfile -t lines <<<"$output"
 }
+
+# pid_dead PID: the process is gone or a zombie (on hosts whose pid 1 does not
+# reap, a killed container's init stays a zombie: dead all the same).
+pid_dead() {
+  ! kill -0 "$1" 2>/dev/null || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}

@@ -87,8 +87,8 @@ layer_file() {
     grep -qx "$id: Download complete" <<<"$output"
     grep -qx "$id: Pull complete" <<<"$output"
   done
-  ! grep -q $'\e' <<<"$output"
-  ! grep -q "Downloading" <<<"$output"
+  ! grep -q $'\e' <<<"$output" || false
+  ! grep -q "Downloading" <<<"$output" || false
   # content on disk, from layer 2
   local f
   f=$(layer_file /data/blob.bin)

@@ -259,7 +259,7 @@ reset_config() { cp "$BATS_TEST_TMPDIR/config.good" "$BUNDLE/config.json"; }
   [ -d "$STATE_ROOT/$CID" ]
   [ -n "$(cgroup_dirs_of "$CID")" ]
   rt delete --force "$CID"
-  ! kill -0 "$pid" 2>/dev/null
+  pid_dead "$pid"
   assert_nothing_left
 }
 
@@ -277,6 +277,6 @@ reset_config() { cp "$BATS_TEST_TMPDIR/config.good" "$BUNDLE/config.json"; }
   run rt delete --force "$CID"
   echo "delete --force: $status $output"
   [ "$status" -eq 0 ]
-  ! kill -0 "$pid" 2>/dev/null
+  pid_dead "$pid"
   assert_nothing_left
 }

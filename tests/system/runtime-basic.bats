@@ -123,7 +123,7 @@ teardown() { teardown_runtime; }
   epid=$(cat "$BATS_TEST_TMPDIR/epid")
   grep -q sleep "/proc/$epid/cmdline"
   rt delete --force "$CID"
-  ! kill -0 "$epid" 2>/dev/null
+  pid_dead "$epid"
 }
 
 @test "user, groups, umask and no_new_privs" {
