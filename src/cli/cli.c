@@ -14,7 +14,7 @@
 #include "cli/commands.h"
 
 /* Management groups: "berth image" alone prints the group's commands. */
-static const char *const groups[] = {"image", NULL};
+static const char *const groups[] = {"container", "image", NULL};
 
 const struct cli_command cli_commands[] = {
     {"version", "", "Show the berth version information", cmd_version},
@@ -51,6 +51,37 @@ const struct cli_command cli_commands[] = {
      "Import the contents from a tarball to create a filesystem image", cmd_import},
     {"image import", "[OPTIONS] file|URL|- [REPOSITORY[:TAG]]",
      "Import the contents from a tarball to create a filesystem image", cmd_import},
+    {"run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Run a command in a new container", cmd_run},
+    {"container run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Run a command in a new container",
+     cmd_run},
+    {"create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", cmd_create},
+    {"container create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container",
+     cmd_create},
+    {"start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
+     cmd_start},
+    {"container start", "[OPTIONS] CONTAINER [CONTAINER...]",
+     "Start one or more stopped containers", cmd_start},
+    {"stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers", cmd_stop},
+    {"container stop", "[OPTIONS] CONTAINER [CONTAINER...]", "Stop one or more running containers",
+     cmd_stop},
+    {"kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers", cmd_kill},
+    {"container kill", "[OPTIONS] CONTAINER [CONTAINER...]", "Kill one or more running containers",
+     cmd_kill},
+    {"rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", cmd_rm},
+    {"container rm", "[OPTIONS] CONTAINER [CONTAINER...]", "Remove one or more containers", cmd_rm},
+    {"wait", "CONTAINER [CONTAINER...]",
+     "Block until one or more containers stop, then print their exit codes", cmd_wait},
+    {"container wait", "CONTAINER [CONTAINER...]",
+     "Block until one or more containers stop, then print their exit codes", cmd_wait},
+    {"ps", "[OPTIONS]", "List containers", cmd_ps},
+    {"container ls", "[OPTIONS]", "List containers", cmd_ps},
+    {"container list", "[OPTIONS]", NULL, cmd_ps},
+    {"container ps", "[OPTIONS]", NULL, cmd_ps},
+    {"logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", cmd_logs},
+    {"container logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", cmd_logs},
+    {"container inspect", "[OPTIONS] CONTAINER [CONTAINER...]",
+     "Display detailed information on one or more containers", cmd_container_inspect},
+    {"container-exited", "ID STATUS", NULL, cmd_container_exited},
     {NULL, NULL, NULL, NULL},
 };
 

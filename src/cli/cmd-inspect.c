@@ -9,6 +9,7 @@
 #include "basic/strv.h"
 #include "cli/commands.h"
 #include "libberth/common/template.h"
+#include "libberth/container/lifecycle.h"
 #include "libberth/image/images.h"
 
 #define HISTORY_TABLE "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
@@ -39,7 +40,7 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
         return r < 0 ? 0 : r;
     }
     struct berth_error *err = NULL;
-    if (type && !streq(type, "image")) {
+    if (type && !streq(type, "image") && !streq(type, "container")) {
         berth_error_set(&err, EINVAL, "\"%s\" is not a valid value for --type", type);
         return cli_fail(err, 1);
     }
@@ -58,7 +59,17 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
     {
         _cleanup_(image_info_freep) struct image_info *i = NULL;
         err = NULL;
-        if (load_image(s, *name, &i, &err) < 0) {
+        json_t *j = NULL;
+        /* Docker's generic inspect tries a container first, then an image. */
+        if (generic && (!type || streq(type, "container")) &&
+            container_inspect_json(s, *name, &j, NULL) >= 0) {
+            /* found a container */
+        } else if (type && streq(type, "container")) {
+            berth_error_set(&err, ENOENT, "No such container: %s", *name);
+            cli_fail(err, 1);
+            code = 1;
+            continue;
+        } else if (load_image(s, *name, &i, &err) < 0) {
             /* Docker: "Error: No such object: x" from the generic inspect,
              * "Error: No such image: x" from image inspect. */
             if (generic && err && err->code == ENOENT) {
@@ -70,7 +81,9 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
             code = 1;
             continue;
         }
-        json_t *j = image_inspect_json(s, i);
+        if (!j) {
+            j = image_inspect_json(s, i);
+        }
         if (t) {
             err = NULL;
             if (template_execute(t, j, &out, &err) < 0) {

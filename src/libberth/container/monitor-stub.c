@@ -93,12 +93,14 @@ __asm__(".text\n"
 #define SEEK_END_ 2
 
 #define MAX_CLIENTS 32
-#define CHUNK 8192                 /* one read of container output */
-#define LINE_MAX_ (16 * 1024)      /* MONITOR_LOG_PARTIAL_MAX */
-#define CLIENT_BUF (32 * 1024)     /* output queued for a slow client */
-#define STALL_MS 1000              /* flush a partial line after this */
+#define CHUNK 8192             /* one read of container output */
+#define LINE_MAX_ (16 * 1024)  /* MONITOR_LOG_PARTIAL_MAX */
+#define CLIENT_BUF (32 * 1024) /* output queued for a slow client */
+#define FRAME_MAX (8 + CHUNK)
+#define SLOW_MS 5000                /* a client that reads nothing is dropped */
+#define STALL_MS 1000               /* flush a partial line after this */
 #define DRAIN_MAX (4 * 1024 * 1024) /* per stream, after the init exited */
-#define FINAL_FLUSH_MS 2000        /* for clients to take the last frames */
+#define FINAL_FLUSH_MS 2000         /* for clients to take the last frames */
 
 /* The kernel's struct sigaction (x86_64 and the generic layout alike). */
 struct ksigaction {
@@ -243,6 +245,7 @@ static struct line g_lines[2];
 static int c_fd[MAX_CLIENTS];
 static unsigned char c_in_done[MAX_CLIENTS];
 static unsigned c_head[MAX_CLIENTS], c_tail[MAX_CLIENTS];
+static long c_full_since[MAX_CLIENTS]; /* 0: can take another frame */
 static unsigned char c_buf[MAX_CLIENTS][CLIENT_BUF];
 
 static unsigned char g_stdin_buf[CHUNK];
@@ -468,14 +471,35 @@ static void client_drop(int i)
     sc1(__NR_close, c_fd[i]);
     c_fd[i] = -1;
     c_head[i] = c_tail[i] = 0;
+    c_full_since[i] = 0;
     if (!c_in_done[i] && g_stdin_once) {
         g_stdin_closing = 1;
     }
     c_in_done[i] = 0;
 }
 
-/* Queues a frame (header included) for client i; a client whose buffer
- * cannot take it is too slow and is dropped. */
+/* Backpressure with a bound. While a client cannot take another frame,
+ * the container's output is not read (it blocks on its pipe, as with
+ * Docker's attach), so a client that reads slowly paces the container
+ * rather than losing output; one that makes no progress for SLOW_MS is
+ * dropped so it cannot stall the container for longer. Called after every
+ * change of client i's buffer; progress restarts the clock. */
+static void client_mark(int i, int progress)
+{
+    if (c_fd[i] < 0) {
+        return;
+    }
+    if (CLIENT_BUF - (c_tail[i] - c_head[i]) < FRAME_MAX) {
+        if (!c_full_since[i] || progress) {
+            c_full_since[i] = now_ms();
+        }
+    } else {
+        c_full_since[i] = 0;
+    }
+}
+
+/* Queues a frame (header included) for client i, sending what the socket
+ * takes at once. */
 static void client_send(int i, const unsigned char *p, unsigned n)
 {
     if (c_head[i] == c_tail[i]) {
@@ -499,12 +523,13 @@ static void client_send(int i, const unsigned char *p, unsigned n)
         c_tail[i] -= c_head[i];
         c_head[i] = 0;
         if (c_tail[i] + n > CLIENT_BUF) {
-            client_drop(i);
+            client_drop(i); /* cannot happen while output pauses for it */
             return;
         }
     }
     memcpy(c_buf[i] + c_tail[i], p, n);
     c_tail[i] += n;
+    client_mark(i, 0);
 }
 
 static void client_flush(int i)
@@ -521,6 +546,58 @@ static void client_flush(int i)
     c_head[i] += (unsigned)w;
     if (c_head[i] == c_tail[i]) {
         c_head[i] = c_tail[i] = 0;
+    }
+    client_mark(i, w > 0);
+}
+
+/* Drops the clients that made no progress for SLOW_MS; returns the ms
+ * until the next such deadline, or -1 when no client is full (output may
+ * be read). */
+static long clients_full(long now)
+{
+    long next = -1;
+    for (int i = 0; i < MAX_CLIENTS; i++) {
+        if (c_fd[i] < 0 || !c_full_since[i]) {
+            continue;
+        }
+        long left = c_full_since[i] + SLOW_MS - now;
+        if (left <= 0) {
+            client_drop(i);
+        } else if (next < 0 || left < next) {
+            next = left;
+        }
+    }
+    return next;
+}
+
+/* For the drain after the init's exit: waits (bounded as above) until
+ * every client can take another frame. */
+static void clients_wait(void)
+{
+    for (;;) {
+        long left = clients_full(now_ms());
+        if (left < 0) {
+            return;
+        }
+        struct pollfd pf[MAX_CLIENTS];
+        int slot[MAX_CLIENTS], n = 0;
+        for (int i = 0; i < MAX_CLIENTS; i++) {
+            if (c_fd[i] >= 0 && c_full_since[i]) {
+                pf[n] = (struct pollfd){.fd = c_fd[i], .events = POLLOUT};
+                slot[n++] = i;
+            }
+        }
+        struct __kernel_timespec ts = {.tv_sec = left / 1000, .tv_nsec = (left % 1000) * 1000000};
+        if (sc5(__NR_ppoll, pf, n, &ts, 0, 8) <= 0) {
+            continue;
+        }
+        for (int k = 0; k < n; k++) {
+            if (pf[k].revents & (POLLERR | POLLHUP)) {
+                client_drop(slot[k]);
+            } else if (pf[k].revents & POLLOUT) {
+                client_flush(slot[k]);
+            }
+        }
     }
 }
 
@@ -798,14 +875,28 @@ void stub_main(long *sp)
     struct pollfd pf[5 + MAX_CLIENTS];
     int who[5 + MAX_CLIENTS]; /* >= 0 client slot; -1 sfd, -2 out, -3 err, -4 in, -5 listen */
     while (!g_init_done) {
+        /* A partial line waits for its end at most STALL_MS. */
+        long now = now_ms();
+        long timeout = clients_full(now);
+        int paused = timeout >= 0;
+        for (int s = 0; s < 2; s++) {
+            if (g_lines[s].len) {
+                long left = g_lines[s].since + STALL_MS - now;
+                if (left <= 0) {
+                    line_flush(s);
+                } else if (timeout < 0 || left < timeout) {
+                    timeout = left;
+                }
+            }
+        }
         int n = 0;
         pf[n] = (struct pollfd){.fd = (int)g_sfd, .events = POLLIN};
         who[n++] = -1;
-        if (g_out >= 0) {
+        if (g_out >= 0 && !paused) {
             pf[n] = (struct pollfd){.fd = (int)g_out, .events = POLLIN};
             who[n++] = -2;
         }
-        if (g_err >= 0) {
+        if (g_err >= 0 && !paused) {
             pf[n] = (struct pollfd){.fd = (int)g_err, .events = POLLIN};
             who[n++] = -3;
         }
@@ -830,19 +921,6 @@ void stub_main(long *sp)
             }
             pf[n] = (struct pollfd){.fd = c_fd[i], .events = ev};
             who[n++] = i;
-        }
-
-        /* A partial line waits for its end at most STALL_MS. */
-        long timeout = -1, now = now_ms();
-        for (int s = 0; s < 2; s++) {
-            if (g_lines[s].len) {
-                long left = g_lines[s].since + STALL_MS - now;
-                if (left <= 0) {
-                    line_flush(s);
-                } else if (timeout < 0 || left < timeout) {
-                    timeout = left;
-                }
-            }
         }
         struct __kernel_timespec ts = {.tv_sec = timeout / 1000,
                                        .tv_nsec = (timeout % 1000) * 1000000};
@@ -914,6 +992,7 @@ static void finish(char **argv, char **envp, long berth_fd)
     for (int s = 0; s < 2; s++) {
         unsigned long total = 0;
         while ((s ? g_err : g_out) >= 0 && total < DRAIN_MAX) {
+            clients_wait();
             long r = read_output(s);
             if (r <= 0) {
                 break;

@@ -1,0 +1,331 @@
+/* cmd-run.c - `berth run`, `create`, `start`, and the hidden exit handler
+ * `container-exited` that a container's monitor runs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/fileio.h"
+#include "basic/parse.h"
+#include "basic/strv.h"
+#include "cli/commands.h"
+#include "libberth/common/json-util.h"
+#include "libberth/container/create-config.h"
+#include "libberth/container/lifecycle.h"
+#include "libberth/container/monitor.h"
+#include "libberth/image/images.h"
+#include "libberth/runtime/container.h"
+
+#define FRAME_MAX (1u << 20)
+
+/* Docker's exit codes for a container that could not be started: 127
+ * when the command is not found, 126 when it cannot be run, else 125. */
+static int start_failure_code(const struct berth_error *e)
+{
+    const char *m = e && e->msg ? e->msg : "";
+    if (strstr(m, "executable file not found") || strstr(m, "no such file or directory")) {
+        return 127;
+    }
+    if (strstr(m, "permission denied") || strstr(m, "is a directory")) {
+        return 126;
+    }
+    return 125;
+}
+
+/* Make sure the image is there, as --pull says: "missing" pulls when
+ * absent, "always" every time, "never" fails. Pull output goes to stderr,
+ * after Docker's "Unable to find image" line. */
+static int ensure_image(struct cli *cli, struct store *s, const char *image,
+                        const struct create_cli_opts *o, struct berth_error **err)
+{
+    const char *policy = o->pull ? o->pull : "missing";
+    _cleanup_free_ char *id = NULL;
+    int r = image_resolve(s, image, &id, NULL);
+    if (r >= 0 && !streq(policy, "always")) {
+        return 0;
+    }
+    if (streq(policy, "never")) {
+        return berth_error_set(err, ENOENT, "No such image: %s", image);
+    }
+    if (r < 0) {
+        fprintf(stderr, "Unable to find image '%s' locally\n", image);
+    }
+    return cli_pull_image(cli, image, o->platform, false, stderr, err);
+}
+
+static int create_from_flags(struct cli *cli, int argc, char **argv, struct create_cli_opts *o,
+                             json_t **ret_body, char **ret_id, int *ret_code)
+{
+    struct berth_error *err = NULL;
+    _cleanup_json_ json_t *body = NULL;
+    if (container_create_body_from_flags(argc - 1, argv + 1, &body, o, &err) < 0) {
+        fprintf(stderr, "berth: %s.\nSee 'berth %s --help'.\n", err->msg, cli->cmd->path);
+        berth_error_free(err);
+        *ret_code = 125;
+        return -EINVAL;
+    }
+    struct store *s;
+    int r = cli_store(cli, &s, &err);
+    if (r >= 0) {
+        r = ensure_image(cli, s, json_string_value(json_object_get(body, "Image")), o, &err);
+    }
+    if (r >= 0) {
+        r = container_create(s, body, o->name, ret_id, &err);
+    }
+    if (r < 0) {
+        *ret_code = cli_fail(err, 125);
+        return r;
+    }
+    if (o->cidfile) {
+        _cleanup_free_ char *line = xstrdup(*ret_id);
+        int fd = open(o->cidfile, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 || write_all(fd, line, strlen(line)) < 0) {
+            berth_error_sys(&err, errno, "failed to write the container ID to the file '%s'",
+                            o->cidfile);
+            safe_close(fd);
+            (void)container_rm(s, *ret_id, true, NULL);
+            *ret_code = cli_fail(err, 125);
+            return -EIO;
+        }
+        close(fd);
+    }
+    *ret_body = TAKE_PTR(body);
+    return 0;
+}
+
+/* Copy the monitor's frames to our stdout/stderr until the exit frame;
+ * forward our stdin when asked. Returns the container's exit code (or -1
+ * when the stream ended without one). */
+static int attach_stream(int sock, bool forward_stdin)
+{
+    uint8_t hdr[8];
+    size_t have = 0;
+    _cleanup_free_ uint8_t *buf = xmalloc(FRAME_MAX);
+    int code = -1;
+    bool stdin_open = forward_stdin;
+    for (;;) {
+        struct pollfd p[2] = {{sock, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
+        if (poll(p, stdin_open ? 2 : 1, -1) < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        if (stdin_open && (p[1].revents & (POLLIN | POLLHUP))) {
+            ssize_t n = read(STDIN_FILENO, buf, FRAME_MAX);
+            if (n <= 0) {
+                stdin_open = false;
+                shutdown(sock, SHUT_WR);
+            } else if (write_all(sock, buf, (size_t)n) < 0) {
+                stdin_open = false;
+            }
+        }
+        if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+            continue;
+        }
+        ssize_t n = read(sock, hdr + have, sizeof(hdr) - have);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        have += (size_t)n;
+        if (have < sizeof(hdr)) {
+            continue;
+        }
+        have = 0;
+        uint32_t len =
+            (uint32_t)hdr[4] << 24 | (uint32_t)hdr[5] << 16 | (uint32_t)hdr[6] << 8 | hdr[7];
+        if (len > FRAME_MAX) {
+            break;
+        }
+        if (read_all(sock, buf, len) != (ssize_t)len) {
+            break;
+        }
+        if (hdr[0] == MONITOR_STREAM_EXIT && len == 4) {
+            int st = (int)((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
+                           buf[3]);
+            code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
+            break;
+        }
+        int out = hdr[0] == MONITOR_STREAM_STDERR ? STDERR_FILENO : STDOUT_FILENO;
+        (void)write_all(out, buf, len);
+    }
+    return code;
+}
+
+/* Foreground: start attached, stream, and return the container's code. */
+static int run_attached(struct cli *cli, struct store *s, const char *id, json_t *body)
+{
+    struct berth_error *err = NULL;
+    struct container_start_opts so = {.attach = true};
+    int sock = -1;
+    if (container_start(s, id, &so, &sock, &err) < 0) {
+        int code = start_failure_code(err);
+        (void)container_rm(s, id, true, NULL);
+        return cli_fail(err, code);
+    }
+    bool auto_remove =
+        json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove"));
+    int code = attach_stream(sock, json_is_true(json_object_get(body, "AttachStdin")));
+    close(sock);
+    int wcode = 0;
+    if (container_wait(s, id, &wcode, NULL) >= 0 && code < 0) {
+        code = wcode;
+    }
+    if (auto_remove) {
+        /* The exit handler removes it; return once it is gone, as docker
+         * run --rm does. */
+        for (int i = 0; i < 5000; i++) {
+            _cleanup_free_ char *x = NULL;
+            if (container_resolve(s, id, &x, NULL) < 0) {
+                break;
+            }
+            struct timespec ts = {0, 2000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    (void)cli;
+    return code < 0 ? 125 : code;
+}
+
+int cmd_run(struct cli *cli, int argc, char **argv)
+{
+    struct create_cli_opts o = {0};
+    _cleanup_json_ json_t *body = NULL;
+    _cleanup_free_ char *id = NULL;
+    int code = 0;
+    for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (streq(argv[i], "--help")) {
+            printf("\nUsage:  berth run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+                   "Run a command in a new container\n");
+            return 0;
+        }
+    }
+    if (create_from_flags(cli, argc, argv, &o, &body, &id, &code) < 0) {
+        create_cli_opts_release(&o);
+        return code;
+    }
+    struct store *s;
+    struct berth_error *err = NULL;
+    (void)cli_store(cli, &s, &err);
+    if (o.detach) {
+        if (container_start(s, id, NULL, NULL, &err) < 0) {
+            code = start_failure_code(err);
+            create_cli_opts_release(&o);
+            return cli_fail(err, code);
+        }
+        printf("%s\n", id);
+        create_cli_opts_release(&o);
+        return 0;
+    }
+    code = run_attached(cli, s, id, body);
+    create_cli_opts_release(&o);
+    return code;
+}
+
+int cmd_create(struct cli *cli, int argc, char **argv)
+{
+    struct create_cli_opts o = {0};
+    _cleanup_json_ json_t *body = NULL;
+    _cleanup_free_ char *id = NULL;
+    int code = 0;
+    for (int i = 1; i < argc && argv[i][0] == '-'; i++) {
+        if (streq(argv[i], "--help")) {
+            printf("\nUsage:  berth create [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+                   "Create a new container\n");
+            return 0;
+        }
+    }
+    if (create_from_flags(cli, argc, argv, &o, &body, &id, &code) < 0) {
+        create_cli_opts_release(&o);
+        return code;
+    }
+    create_cli_opts_release(&o);
+    printf("%s\n", id);
+    return 0;
+}
+
+int cmd_start(struct cli *cli, int argc, char **argv)
+{
+    bool attach = false, interactive = false;
+    const char *detach_keys = NULL;
+    const struct opt_def defs[] = {
+        {"attach", 'a', OPT_BOOL, &attach, "Attach STDOUT/STDERR and forward signals", NULL},
+        {"detach-keys", 0, OPT_STRING, &detach_keys,
+         "Override the key sequence for detaching a container", NULL},
+        {"interactive", 'i', OPT_BOOL, &interactive, "Attach container's STDIN", NULL},
+        {NULL, 0, 0, NULL, NULL, NULL},
+    };
+    _cleanup_strv_free_ char **args = NULL;
+    int r = cli_parse(cli, defs, argc, argv, 1, CLI_ANY, &args);
+    if (r) {
+        return r < 0 ? 0 : r;
+    }
+    struct berth_error *err = NULL;
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    if ((attach || interactive) && strv_length(args) > 1) {
+        berth_error_set(&err, EINVAL, "you cannot start and attach multiple containers at once");
+        return cli_fail(err, 1);
+    }
+    if (attach || interactive) {
+        int sock = -1;
+        struct container_start_opts so = {.attach = true};
+        if (container_start(s, args[0], &so, &sock, &err) < 0) {
+            return cli_fail(err, 1);
+        }
+        int code = attach_stream(sock, interactive);
+        close(sock);
+        return code < 0 ? 0 : code;
+    }
+    int code = 0;
+    STRV_FOREACH(a, args)
+    {
+        err = NULL;
+        if (container_start(s, *a, NULL, NULL, &err) < 0) {
+            cli_fail(err, 1);
+            code = 1;
+            continue;
+        }
+        printf("%s\n", *a);
+    }
+    return code;
+}
+
+/* `berth container-exited ID STATUS`: the monitor's exit handler. */
+int cmd_container_exited(struct cli *cli, int argc, char **argv)
+{
+    if (argc < 3) {
+        return 2;
+    }
+    int status = 0;
+    if (parse_int(argv[2], &status) < 0) {
+        return 2;
+    }
+    /* The monitor passes the store's paths after the status. */
+    for (int i = 3; i + 1 < argc; i += 2) {
+        if (streq(argv[i], "--root")) {
+            cli->store_opts.root = argv[i + 1];
+        } else if (streq(argv[i], "--runroot")) {
+            cli->store_opts.runroot = argv[i + 1];
+        }
+    }
+    struct berth_error *err = NULL;
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0 || container_exited(s, argv[1], status, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    return 0;
+}

@@ -1,0 +1,1196 @@
+/* lifecycle.c - create, start with the monitor, stop, kill, wait, remove,
+ * the exit handler, status and inspect (see lifecycle.h). */
+#include "lifecycle.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/chase.h"
+#include "basic/fileio.h"
+#include "basic/log.h"
+#include "basic/parse.h"
+#include "basic/strbuf.h"
+#include "basic/strv.h"
+#include "basic/units.h"
+#include "libberth/common/json-util.h"
+#include "libberth/container/monitor.h"
+#include "libberth/container/oci-spec.h"
+#include "libberth/image/images.h"
+#include "libberth/runtime/cgroup.h"
+#include "libberth/runtime/container.h"
+
+#define ZERO_TIME "0001-01-01T00:00:00Z"
+#define PASSWD_MAX (4u << 20)
+#define READY_MAX 4096
+#define DEFAULT_STOP_TIMEOUT 10
+#define KILL_WAIT_MS 10000
+
+static char *runtime_root(struct store *s)
+{
+    return xasprintf("%s/runtime", s->runroot);
+}
+
+static char *bundle_dir(struct store *s, const char *id)
+{
+    return xasprintf("%s/containers/%s", s->runroot, id);
+}
+
+/* RFC 3339 UTC with nanoseconds, as Docker writes StartedAt/FinishedAt. */
+static char *now_rfc3339(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    return xasprintf("%s.%09ldZ", buf, (long)ts.tv_nsec);
+}
+
+static long long parse_rfc3339(const char *t)
+{
+    struct tm tm = {0};
+    if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        return 0;
+    }
+    return (long long)timegm(&tm);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static const char *body_str(json_t *body, const char *key)
+{
+    return json_string_value(json_object_get(body, key));
+}
+
+static json_t *host_config(json_t *body)
+{
+    return json_object_get(body, "HostConfig");
+}
+
+/* ---- create ---------------------------------------------------------- */
+
+int container_create(struct store *s, json_t *body, const char *name, char **ret_id,
+                     struct berth_error **err)
+{
+    const char *image = body_str(body, "Image");
+    if (!image || !*image) {
+        return berth_error_set(err, EINVAL, "No image specified");
+    }
+    _cleanup_free_ char *image_id = NULL;
+    int r = image_resolve(s, image, &image_id, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    r = container_record_create(s, body, name, image_id, image, &c, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {.status = (char *)"created"};
+    r = container_state_write(s->root, c->id, &st, err);
+    if (r < 0) {
+        (void)container_remove(s, c->id, NULL);
+        return r;
+    }
+    *ret_id = xstrdup(c->id);
+    return 0;
+}
+
+/* ---- the container's user, resolved inside its rootfs ---------------- */
+
+/* Find name (or a numeric id) in an /etc/passwd- or /etc/group-shaped file
+ * of the rootfs, read through the rootfs dirfd (never NSS: CVE-2019-14271).
+ * Returns the matching line's fields split by ':' or NULL. */
+static char **find_entry(int rootfd, const char *file, const char *name, bool by_id)
+{
+    _cleanup_close_ int fd = chase_open(rootfd, file, O_RDONLY, 0);
+    if (fd < 0) {
+        return NULL;
+    }
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    if (read_fd_full(fd, PASSWD_MAX, &buf, &len, NULL) < 0) {
+        return NULL;
+    }
+    _cleanup_strv_free_ char **lines = strv_split(buf, "\n");
+    STRV_FOREACH(l, lines)
+    {
+        char **f = strv_split(*l, ":");
+        if (strv_length(f) >= 3 && streq(by_id ? f[2] : f[0], name)) {
+            return f;
+        }
+        strv_free(f);
+    }
+    return NULL;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Docker's User forms: "", "name", "uid", "name:group", "uid:gid". A name
+ * that is not in the image's /etc/passwd is an error, as Docker's
+ * "unable to find user x: no matching entries in passwd file". The
+ * primary group and the user's supplementary groups come from the files;
+ * GroupAdd adds more (names or ids). */
+static int resolve_user(int rootfd, const char *user, json_t *group_add, struct oci_spec_user *ret,
+                        struct berth_error **err)
+{
+    *ret = (struct oci_spec_user){0};
+    if (!user || !*user) {
+        user = "0";
+    }
+    _cleanup_free_ char *u = xstrdup(user);
+    char *g = strchr(u, ':');
+    if (g) {
+        *g++ = '\0';
+    }
+    _cleanup_strv_free_ char **pw = find_entry(rootfd, "/etc/passwd", u, all_digits(u));
+    if (all_digits(u)) {
+        ret->uid = (uid_t)strtoul(u, NULL, 10);
+        ret->gid = pw && strv_length(pw) >= 4 ? (gid_t)strtoul(pw[3], NULL, 10) : 0;
+    } else if (pw && strv_length(pw) >= 4) {
+        ret->uid = (uid_t)strtoul(pw[2], NULL, 10);
+        ret->gid = (gid_t)strtoul(pw[3], NULL, 10);
+    } else {
+        return berth_error_set(err, ENOENT,
+                               "unable to find user %s: no matching entries in passwd file", u);
+    }
+    if (g && *g) {
+        if (all_digits(g)) {
+            ret->gid = (gid_t)strtoul(g, NULL, 10);
+        } else {
+            _cleanup_strv_free_ char **gr = find_entry(rootfd, "/etc/group", g, false);
+            if (!gr) {
+                return berth_error_set(
+                    err, ENOENT, "unable to find group %s: no matching entries in group file", g);
+            }
+            ret->gid = (gid_t)strtoul(gr[2], NULL, 10);
+        }
+    }
+    size_t n = json_array_size(group_add);
+    ret->additional_gids = xcalloc(n + 1, sizeof(gid_t));
+    for (size_t i = 0; i < n; i++) {
+        const char *v = json_string_value(json_array_get(group_add, i));
+        if (!v) {
+            continue;
+        }
+        if (all_digits(v)) {
+            ret->additional_gids[ret->n_additional_gids++] = (gid_t)strtoul(v, NULL, 10);
+            continue;
+        }
+        _cleanup_strv_free_ char **gr = find_entry(rootfd, "/etc/group", v, false);
+        if (!gr) {
+            free(ret->additional_gids);
+            ret->additional_gids = NULL;
+            return berth_error_set(err, ENOENT,
+                                   "unable to find group %s: no matching entries in group file", v);
+        }
+        ret->additional_gids[ret->n_additional_gids++] = (gid_t)strtoul(gr[2], NULL, 10);
+    }
+    return 0;
+}
+
+/* ---- devices given with --device: host node numbers -------------------- */
+
+static int host_devices(json_t *hc, struct oci_spec_device **ret, size_t *ret_n,
+                        struct berth_error **err)
+{
+    json_t *devs = json_object_get(hc, "Devices");
+    size_t n = json_array_size(devs);
+    struct oci_spec_device *d = xcalloc(n + 1, sizeof(*d));
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(devs, i);
+        const char *host = body_str(e, "PathOnHost");
+        const char *in = body_str(e, "PathInContainer");
+        const char *perms = body_str(e, "CgroupPermissions");
+        struct stat st;
+        if (!host || stat(host, &st) < 0) {
+            int e2 = host ? errno : EINVAL;
+            free(d);
+            return berth_error_sys(err, e2,
+                                   "error gathering device information while adding "
+                                   "custom device \"%s\"",
+                                   host ? host : "");
+        }
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode)) {
+            free(d);
+            return berth_error_set(err, EINVAL, "\"%s\" is not a device node", host);
+        }
+        d[i] = (struct oci_spec_device){
+            .path_in_container = in && *in ? in : host,
+            .type = S_ISCHR(st.st_mode) ? 'c' : 'b',
+            .major = major(st.st_rdev),
+            .minor = minor(st.st_rdev),
+            .file_mode = st.st_mode & 07777,
+            .uid = st.st_uid,
+            .gid = st.st_gid,
+            .permissions = perms && *perms ? perms : "rwm",
+        };
+    }
+    *ret = d;
+    *ret_n = n;
+    return 0;
+}
+
+/* ---- the OCI bundle -------------------------------------------------- */
+
+static int write_bundle(struct store *s, const struct container_record *c, const char *rootfs,
+                        struct berth_error **err)
+{
+    _cleanup_(image_info_freep) struct image_info *img = NULL;
+    int r = image_get(s, c->image_id, &img, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) {
+        return berth_error_sys(err, errno, "open rootfs '%s'", rootfs);
+    }
+    json_t *hc = host_config(c->body);
+    struct oci_spec_context ctx = {
+        .id = c->id,
+        .rootfs = rootfs,
+    };
+    _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->root, c->id);
+    _cleanup_free_ char *hosts = xasprintf("%s/hosts", dir);
+    _cleanup_free_ char *hostname = xasprintf("%s/hostname", dir);
+    _cleanup_free_ char *resolv = xasprintf("%s/resolv.conf", dir);
+    _cleanup_free_ char *cgpath = xasprintf("/berth/%s", c->id);
+    ctx.hosts_path = hosts;
+    ctx.hostname_path = hostname;
+    ctx.resolv_conf_path = resolv;
+    ctx.cgroups_path = cgpath;
+    enum cgroup_mode mode;
+    ctx.cgroup2 = cgroup_detect_mode(&mode, NULL) >= 0 && mode == CGROUP_MODE_UNIFIED;
+    const char *user = body_str(c->body, "User");
+    if ((!user || !*user) && img->config) {
+        user = img->config->user;
+    }
+    r = resolve_user(rootfd, user, json_object_get(hc, "GroupAdd"), &ctx.user, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ gid_t *gids = ctx.user.additional_gids;
+    _cleanup_free_ struct oci_spec_device *devs = NULL;
+    r = host_devices(hc, &devs, &ctx.n_devices, err);
+    if (r < 0) {
+        return r;
+    }
+    ctx.devices = devs;
+    _cleanup_json_ json_t *spec = NULL;
+    r = container_oci_spec(c->body, img->config, &ctx, &spec, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *bdir = bundle_dir(s, c->id);
+    r = mkdir_p(bdir, 0700, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
+    _cleanup_free_ char *cfg = xasprintf("%s/config.json", bdir);
+    return write_file_replace_at(AT_FDCWD, cfg, text, strlen(text), 0600, err);
+}
+
+/* ---- start: the monitor ------------------------------------------------ */
+
+/* A unix socket address for path: long store paths exceed sun_path (108
+ * bytes), so the directory is reached through a descriptor,
+ * "/proc/self/fd/N/<name>", which the kernel resolves at bind/connect. */
+static int sock_addr(const char *path, struct sockaddr_un *sa, int *ret_dirfd,
+                     struct berth_error **err)
+{
+    *sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+    *ret_dirfd = -1;
+    if (strlen(path) < sizeof(sa->sun_path)) {
+        memcpy(sa->sun_path, path, strlen(path) + 1);
+        return 0;
+    }
+    const char *slash = strrchr(path, '/');
+    _cleanup_free_ char *dir = xstrndup(path, (size_t)(slash - path));
+    int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        return berth_error_sys(err, errno, "open '%s'", dir);
+    }
+    int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, slash + 1);
+    if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+        close(dfd);
+        return berth_error_set(err, ENAMETOOLONG, "socket name too long: '%s'", path);
+    }
+    *ret_dirfd = dfd;
+    return 0;
+}
+
+static int listen_attach(const char *path, struct berth_error **err)
+{
+    struct sockaddr_un sa;
+    _cleanup_close_ int dfd = -1;
+    int r = sock_addr(path, &sa, &dfd, err);
+    if (r < 0) {
+        return r;
+    }
+    (void)unlink(path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "attach socket");
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+        int e = errno;
+        close(fd);
+        return berth_error_sys(err, e, "attach socket '%s'", path);
+    }
+    (void)chmod(path, 0600);
+    return fd;
+}
+
+static int connect_attach(const char *path, struct berth_error **err)
+{
+    struct sockaddr_un sa;
+    _cleanup_close_ int dfd = -1;
+    int r = sock_addr(path, &sa, &dfd, err);
+    if (r < 0) {
+        return r;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "attach socket");
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return berth_error_sys(err, e, "attach to '%s'", path);
+    }
+    return fd;
+}
+
+/* Receive the pty master the runtime sends over the console socket. */
+static int recv_fd(int sock)
+{
+    char dummy;
+    struct iovec iov = {&dummy, 1};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u;
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    if (recvmsg(sock, &m, MSG_CMSG_CLOEXEC) < 0) {
+        return -errno;
+    }
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    if (!c || c->cmsg_type != SCM_RIGHTS) {
+        return -EBADMSG;
+    }
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+    return fd;
+}
+
+static void ready_fail(int ready, struct berth_error *e)
+{
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_addf(&sb, "E%s", e && e->msg ? e->msg : "monitor failed");
+    (void)!write(ready, strbuf_str(&sb), sb.len);
+    strbuf_release(&sb);
+}
+
+struct monitor_setup {
+    struct store *s;
+    const struct container_record *c;
+    const char *bundle;
+    int listen_fd, ready_w;
+    int out_r, out_w, err_r, err_w, in_r, in_w;
+    bool tty, stdin_once;
+};
+
+/* The monitor process (a grandchild of the CLI, in its own session): make
+ * the container with the runtime in-process, report "P<monitor> <init>",
+ * and become the stub. Never returns. */
+static _noreturn_ void monitor_main(struct monitor_setup *m)
+{
+    struct berth_error *err = NULL;
+    _cleanup_free_ char *rt_root = runtime_root(m->s);
+    struct berth_runtime rt = {.root = rt_root};
+    int console[2] = {-1, -1};
+    if (m->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
+        berth_error_sys(&err, errno, "console socket");
+        ready_fail(m->ready_w, err);
+        _exit(1);
+    }
+    /* The init inherits our fds 0-2: the container's stdio. */
+    int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (dup2(m->in_r >= 0 ? m->in_r : devnull, 0) < 0 ||
+        dup2(m->out_w >= 0 ? m->out_w : devnull, 1) < 0 ||
+        dup2(m->err_w >= 0 ? m->err_w : (m->out_w >= 0 ? m->out_w : devnull), 2) < 0) {
+        berth_error_sys(&err, errno, "container stdio");
+        ready_fail(m->ready_w, err);
+        _exit(1);
+    }
+    safe_close(m->in_r), safe_close(m->out_w), safe_close(m->err_w);
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
+    struct berth_create_opts o = {
+        .id = m->c->id,
+        .bundle = m->bundle,
+        .console_fd = console[0],
+    };
+    pid_t pid = 0;
+    if (berth_runtime_create(&rt, &o, &pid, &err) < 0) {
+        ready_fail(m->ready_w, err);
+        _exit(1);
+    }
+    int out = m->out_r, in = m->in_w, errfd = m->err_r;
+    if (m->tty) {
+        int master = recv_fd(console[1]);
+        if (master < 0) {
+            berth_error_sys(&err, -master, "receive the container's terminal");
+            (void)berth_runtime_delete(&rt, m->c->id, true, NULL);
+            ready_fail(m->ready_w, err);
+            _exit(1);
+        }
+        out = master;
+        in = m->in_w >= 0 ? master : -1;
+        safe_close(m->in_w);
+        errfd = -1;
+    }
+    dup2(devnull, 0), dup2(devnull, 1), dup2(devnull, 2);
+    char msg[64];
+    int n = snprintf(msg, sizeof(msg), "P%d %d\n", (int)getpid(), (int)pid);
+    (void)!write(m->ready_w, msg, (size_t)n);
+
+    _cleanup_free_ char *logdir = xasprintf("%s/containers/%s", m->s->root, m->c->id);
+    json_t *log_config = json_object_get(host_config(m->c->body), "LogConfig");
+    const char *driver = body_str(log_config, "Type");
+    bool no_log = driver && streq(driver, "none");
+    int logdir_fd = no_log ? -1 : open(logdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int64_t max_size = 0;
+    int max_files = 1;
+    json_t *lo = json_object_get(log_config, "Config");
+    const char *ms = body_str(lo, "max-size");
+    const char *mf = body_str(lo, "max-file");
+    if (ms) {
+        (void)parse_size(ms, &max_size);
+    }
+    if (mf && (parse_int(mf, &max_files) < 0 || max_files < 1)) {
+        max_files = 1;
+    }
+    _cleanup_free_ char *log_name = xasprintf("%s-json.log", m->c->id);
+    int berth_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+    char *extra[] = {(char *)"--root", m->s->root, (char *)"--runroot", m->s->runroot, NULL};
+    struct monitor_stub_args a = {
+        .id = m->c->id,
+        .init_pid = pid,
+        .stdout_fd = out,
+        .stderr_fd = errfd,
+        .stdin_fd = in,
+        .listen_fd = m->listen_fd,
+        .log_dirfd = logdir_fd,
+        .log_name = log_name,
+        .log_max_size = (uint64_t)max_size,
+        .log_max_files = (unsigned)max_files,
+        .ready_fd = m->ready_w,
+        .berth_fd = berth_fd,
+        .stdin_once = m->stdin_once,
+        .extra = (const char *const *)extra,
+    };
+    monitor_exec_stub(&a, &err);
+    /* Only on failure: the container must not run unmonitored. */
+    (void)berth_runtime_delete(&rt, m->c->id, true, NULL);
+    ready_fail(m->ready_w, err);
+    _exit(1);
+}
+
+static int read_ready(int fd, pid_t *ret_monitor, pid_t *ret_init, struct berth_error **err)
+{
+    char buf[READY_MAX + 1];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fd, buf + len, READY_MAX - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (buf[0] == 'P' && strchr(buf, 'R')) {
+            break;
+        }
+        if (len == READY_MAX) {
+            break;
+        }
+    }
+    buf[len] = '\0';
+    if (len > 0 && buf[0] == 'E') {
+        return berth_error_set(err, EIO, "%s", buf + 1);
+    }
+    int mp = 0, ip = 0;
+    if (buf[0] != 'P' || sscanf(buf, "P%d %d", &mp, &ip) != 2) {
+        return berth_error_set(err, EIO, "the container's monitor failed to start");
+    }
+    const char *after = strchr(buf, '\n');
+    if (!after || after[1] != 'R') {
+        if (after && after[1] == 'E') {
+            return berth_error_set(err, EIO, "%s", after + 2);
+        }
+        return berth_error_set(err, EIO, "the container's monitor failed to start");
+    }
+    *ret_monitor = mp;
+    *ret_init = ip;
+    return 0;
+}
+
+int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
+                    int *ret_attach_fd, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL, *now = NULL;
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    r = container_record_get(s, id, &c, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool running = streq(st.status, "running"), paused = streq(st.status, "paused");
+    int restarts = st.restart_count;
+    container_state_file_release(&st);
+    if (paused) {
+        return berth_error_set(err, EBUSY, "cannot start a paused container, try unpause instead");
+    }
+    if (running) {
+        return 0;
+    }
+    _cleanup_free_ char *rootfs = NULL;
+    r = container_rootfs_mount(s, c, &rootfs, err);
+    if (r < 0) {
+        return r;
+    }
+    r = write_bundle(s, c, rootfs, err);
+    _cleanup_free_ char *bundle = bundle_dir(s, id);
+    _cleanup_free_ char *sock = xasprintf("%s/attach.sock", bundle);
+    _cleanup_close_ int listen_fd = r < 0 ? r : listen_attach(sock, err);
+    if (listen_fd < 0) {
+        (void)container_rootfs_unmount(s, id, NULL);
+        return listen_fd;
+    }
+    bool tty = json_is_true(json_object_get(c->body, "Tty"));
+    bool open_stdin = json_is_true(json_object_get(c->body, "OpenStdin"));
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, ready[2] = {-1, -1};
+    if ((!tty && (pipe2(outp, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0)) ||
+        (open_stdin && pipe2(inp, O_CLOEXEC) < 0) || pipe2(ready, O_CLOEXEC) < 0) {
+        r = berth_error_sys(err, errno, "pipe");
+        goto rollback;
+    }
+    struct monitor_setup m = {
+        .s = s,
+        .c = c,
+        .bundle = bundle,
+        .listen_fd = listen_fd,
+        .ready_w = ready[1],
+        .out_r = outp[0],
+        .out_w = outp[1],
+        .err_r = errp[0],
+        .err_w = errp[1],
+        .in_r = inp[0],
+        .in_w = inp[1],
+        .tty = tty,
+        .stdin_once = json_is_true(json_object_get(c->body, "StdinOnce")),
+    };
+    pid_t child = fork();
+    if (child < 0) {
+        r = berth_error_sys(err, errno, "fork");
+        goto rollback;
+    }
+    if (child == 0) {
+        setsid();
+        pid_t g = fork();
+        if (g == 0) {
+            close(ready[0]);
+            monitor_main(&m);
+        }
+        _exit(g < 0 ? 1 : 0);
+    }
+    int wst;
+    while (waitpid(child, &wst, 0) < 0 && errno == EINTR) {
+    }
+    safe_close(ready[1]);
+    ready[1] = -1;
+    pid_t monitor = 0, init = 0;
+    r = read_ready(ready[0], &monitor, &init, err);
+    if (r < 0) {
+        goto rollback;
+    }
+    int attach = -1;
+    if (o && o->attach) {
+        attach = connect_attach(sock, err);
+        if (attach < 0) {
+            r = attach;
+            goto kill_rollback;
+        }
+    }
+    /* "running" before the start: the container cannot exit (and its exit
+     * handler write "exited") before it has started. */
+    now = now_rfc3339();
+    struct container_state_file run = {
+        .status = (char *)"running",
+        .pid = init,
+        .monitor_pid = monitor,
+        .started_at = now,
+        .finished_at = (char *)ZERO_TIME,
+        .restart_count = restarts,
+    };
+    r = container_state_write(s->root, id, &run, err);
+    if (r >= 0) {
+        r = berth_runtime_start(&rt, id, err);
+    }
+    if (r < 0) {
+        safe_close(attach);
+        goto kill_rollback;
+    }
+    if (ret_attach_fd) {
+        *ret_attach_fd = attach;
+    } else {
+        safe_close(attach);
+    }
+    safe_close(outp[0]), safe_close(outp[1]), safe_close(errp[0]), safe_close(errp[1]);
+    safe_close(inp[0]), safe_close(inp[1]), safe_close(ready[0]);
+    return 0;
+
+kill_rollback:
+    /* The monitor's exit handler records the exit and unmounts. */
+    (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);
+    safe_close(outp[0]), safe_close(outp[1]), safe_close(errp[0]), safe_close(errp[1]);
+    safe_close(inp[0]), safe_close(inp[1]), safe_close(ready[0]), safe_close(ready[1]);
+    return r;
+rollback:
+    safe_close(outp[0]), safe_close(outp[1]), safe_close(errp[0]), safe_close(errp[1]);
+    safe_close(inp[0]), safe_close(inp[1]), safe_close(ready[0]), safe_close(ready[1]);
+    (void)unlink(sock);
+    (void)container_rootfs_unmount(s, id, NULL);
+    return r;
+}
+
+/* ---- status ------------------------------------------------------------ */
+
+static bool pid_alive(pid_t pid)
+{
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int container_status(struct store *s, const char *id, struct container_state_file *ret,
+                     struct berth_error **err)
+{
+    int r = container_state_read(s->root, id, ret, err);
+    if (r < 0) {
+        return r;
+    }
+    if (!streq(ret->status, "running") && !streq(ret->status, "paused")) {
+        return 0;
+    }
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    struct container_state *cs = NULL;
+    enum container_status rs = STATUS_STOPPED;
+    if (berth_runtime_state(&rt, id, &cs, NULL) >= 0) {
+        rs = cs->status;
+        container_state_free(cs);
+    }
+    if (rs == STATUS_PAUSED) {
+        free(ret->status);
+        ret->status = xstrdup("paused");
+        return 0;
+    }
+    if (rs == STATUS_RUNNING || rs == STATUS_CREATED || pid_alive((pid_t)ret->monitor_pid)) {
+        /* Alive, or just exited with its exit handler at work. */
+        free(ret->status);
+        ret->status = xstrdup("running");
+        return 0;
+    }
+    /* Neither the init nor the monitor: the monitor was killed. */
+    free(ret->status);
+    free(ret->error);
+    free(ret->finished_at);
+    ret->status = xstrdup("exited");
+    ret->error = xstrdup("the container's monitor is gone");
+    ret->exit_code = -1;
+    ret->finished_at = xstrdup(ZERO_TIME);
+    ret->pid = 0;
+    return 0;
+}
+
+char *container_status_text(const struct container_state_file *st)
+{
+    long long now = (long long)time(NULL);
+    if (streq(st->status, "created")) {
+        return xstrdup("Created");
+    }
+    if (streq(st->status, "running") || streq(st->status, "paused")) {
+        _cleanup_free_ char *d = human_duration(now - parse_rfc3339(st->started_at));
+        return xasprintf("Up %s%s", d, streq(st->status, "paused") ? " (Paused)" : "");
+    }
+    if (streq(st->status, "exited")) {
+        if (parse_rfc3339(st->finished_at) <= 0) {
+            return xasprintf("Exited (%d)", st->exit_code);
+        }
+        _cleanup_free_ char *d = human_duration(now - parse_rfc3339(st->finished_at));
+        return xasprintf("Exited (%d) %s ago", st->exit_code, d);
+    }
+    if (streq(st->status, "dead")) {
+        return xstrdup("Dead");
+    }
+    return xstrdup(st->status);
+}
+
+/* ---- exit, stop, kill, wait, remove ------------------------------------ */
+
+int container_exited(struct store *s, const char *id, int wait_status, struct berth_error **err)
+{
+    struct container_state_file st = {0};
+    int r = container_state_read(s->root, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *now = now_rfc3339();
+    free(st.status);
+    st.status = xstrdup("exited");
+    st.exit_code = WIFEXITED(wait_status)     ? WEXITSTATUS(wait_status)
+                   : WIFSIGNALED(wait_status) ? 128 + WTERMSIG(wait_status)
+                                              : 255;
+    free(st.finished_at);
+    st.finished_at = xstrdup(now);
+    st.pid = 0;
+    st.monitor_pid = 0;
+    r = container_state_write(s->root, id, &st, err);
+    container_state_file_release(&st);
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    (void)berth_runtime_delete(&rt, id, true, NULL);
+    (void)container_rootfs_unmount(s, id, NULL);
+    _cleanup_free_ char *bundle = bundle_dir(s, id);
+    (void)rm_rf_at(AT_FDCWD, bundle, NULL);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    if (container_record_get(s, id, &c, NULL) >= 0 &&
+        json_is_true(json_object_get(host_config(c->body), "AutoRemove"))) {
+        return container_remove(s, id, err);
+    }
+    return 0;
+}
+
+/* Wait until the state file no longer says running (the exit handler has
+ * run), at most ms (-1: forever). 1 when it stopped, 0 on timeout. */
+static int wait_stopped(struct store *s, const char *id, long ms)
+{
+    for (long waited = 0;; waited += 2) {
+        struct container_state_file st = {0};
+        if (container_status(s, id, &st, NULL) < 0) {
+            return 1; /* removed (AutoRemove) */
+        }
+        bool running = streq(st.status, "running") || streq(st.status, "paused");
+        container_state_file_release(&st);
+        if (!running) {
+            return 1;
+        }
+        if (ms >= 0 && waited >= ms) {
+            return 0;
+        }
+        sleep_ms(2);
+    }
+}
+
+static int stop_signal(struct store *s, const struct container_record *c)
+{
+    const char *sig = body_str(c->body, "StopSignal");
+    _cleanup_(image_info_freep) struct image_info *img = NULL;
+    if ((!sig || !*sig) && image_get(s, c->image_id, &img, NULL) >= 0 && img->config) {
+        sig = img->config->stop_signal;
+    }
+    int n = sig && *sig ? signal_from_string(sig) : SIGTERM;
+    return n > 0 ? n : SIGTERM;
+}
+
+int container_kill(struct store *s, const char *name_or_id, int sig, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool running = streq(st.status, "running") || streq(st.status, "paused");
+    container_state_file_release(&st);
+    if (!running) {
+        return berth_error_set(err, EINVAL, "Container %s is not running", id);
+    }
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    r = berth_runtime_kill(&rt, id, sig, sig == SIGKILL, err);
+    if (r == -ENOENT) {
+        berth_error_free(*err);
+        *err = NULL;
+        return 0; /* exited meanwhile */
+    }
+    return r;
+}
+
+int container_stop(struct store *s, const char *name_or_id, int timeout, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    r = container_record_get(s, id, &c, err);
+    if (r < 0) {
+        return r;
+    }
+    if (timeout < 0) {
+        json_t *t = json_object_get(c->body, "StopTimeout");
+        timeout = json_is_integer(t) ? (int)json_integer_value(t) : DEFAULT_STOP_TIMEOUT;
+    }
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool running = streq(st.status, "running") || streq(st.status, "paused");
+    bool paused = streq(st.status, "paused");
+    container_state_file_release(&st);
+    if (!running) {
+        return 0;
+    }
+    if (!paused && timeout > 0) {
+        (void)berth_runtime_kill(&rt, id, stop_signal(s, c), false, NULL);
+        if (wait_stopped(s, id, (long)timeout * 1000) > 0) {
+            return 0;
+        }
+    }
+    (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);
+    if (wait_stopped(s, id, KILL_WAIT_MS) > 0) {
+        return 0;
+    }
+    return berth_error_set(err, ETIMEDOUT, "container %.12s did not stop", id);
+}
+
+int container_wait(struct store *s, const char *name_or_id, int *ret_code, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    (void)wait_stopped(s, id, -1);
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret_code = st.exit_code;
+    container_state_file_release(&st);
+    return 0;
+}
+
+int container_rm(struct store *s, const char *name_or_id, bool force, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool running = streq(st.status, "running") || streq(st.status, "paused");
+    container_state_file_release(&st);
+    if (running && !force) {
+        return berth_error_set(err, EBUSY,
+                               "You cannot remove a running container %s. Stop the container "
+                               "before attempting removal or force remove",
+                               id);
+    }
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    if (running) {
+        (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);
+        (void)wait_stopped(s, id, KILL_WAIT_MS);
+    }
+    /* Whatever a killed monitor left: runtime state, mounts, bundle. */
+    (void)berth_runtime_delete(&rt, id, true, NULL);
+    _cleanup_free_ char *bundle = bundle_dir(s, id);
+    (void)rm_rf_at(AT_FDCWD, bundle, NULL);
+    r = container_remove(s, id, err);
+    if (r == -ENOENT) {
+        /* An AutoRemove container's exit handler got there first. */
+        berth_error_free(*err);
+        *err = NULL;
+        return 0;
+    }
+    return r;
+}
+
+/* ---- command and inspect ------------------------------------------------ */
+
+static void push_json_strings(char ***v, json_t *a)
+{
+    if (json_is_string(a)) {
+        strv_push(v, json_string_value(a));
+        return;
+    }
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        const char *x = json_string_value(json_array_get(a, i));
+        if (x) {
+            strv_push(v, x);
+        }
+    }
+}
+
+char **container_command(json_t *body, const struct image_config *img)
+{
+    char **v = xcalloc(1, sizeof(char *));
+    json_t *ep = json_object_get(body, "Entrypoint");
+    json_t *cmd = json_object_get(body, "Cmd");
+    bool body_ep = ep && !json_is_null(ep);
+    bool body_cmd = cmd && !json_is_null(cmd) && json_array_size(cmd) > 0;
+    if (body_ep) {
+        push_json_strings(&v, ep);
+        if (v[0] && !*v[0] && !v[1]) {
+            strv_free(v); /* --entrypoint "": none */
+            v = xcalloc(1, sizeof(char *));
+        }
+    } else if (img && img->entrypoint) {
+        STRV_FOREACH(e, img->entrypoint)
+        {
+            strv_push(&v, *e);
+        }
+    }
+    if (body_cmd) {
+        push_json_strings(&v, cmd);
+    } else if (!body_ep && img && img->cmd) {
+        STRV_FOREACH(c, img->cmd)
+        {
+            strv_push(&v, *c);
+        }
+    }
+    return v;
+}
+
+static json_t *jstr_or_empty(const char *s)
+{
+    return json_string(s ? s : "");
+}
+
+static json_t *strv_json(char **v)
+{
+    json_t *a = json_array();
+    STRV_FOREACH(x, v)
+    {
+        json_array_append_new(a, json_string(*x));
+    }
+    return a;
+}
+
+/* Docker's merged Config: the image's defaults under the body's values. */
+static json_t *merged_config(const struct container_record *c, const struct image_config *img)
+{
+    json_t *b = c->body;
+    json_t *o = json_object();
+    const char *hostname = body_str(b, "Hostname");
+    _cleanup_free_ char *short_id = xstrndup(c->id, 12);
+    json_object_set_new(o, "Hostname", json_string(hostname && *hostname ? hostname : short_id));
+    json_object_set_new(o, "Domainname", jstr_or_empty(body_str(b, "Domainname")));
+    const char *user = body_str(b, "User");
+    json_object_set_new(o, "User", jstr_or_empty(user && *user ? user : img ? img->user : NULL));
+    static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr",
+                                        "Tty",         "OpenStdin",    "StdinOnce"};
+    for (size_t i = 0; i < ARRAY_SIZE(bools); i++) {
+        json_object_set_new(o, bools[i], json_boolean(json_is_true(json_object_get(b, bools[i]))));
+    }
+    _cleanup_strv_free_ char **env = img ? strv_copy(img->env) : xcalloc(1, sizeof(char *));
+    json_t *benv = json_object_get(b, "Env");
+    for (size_t i = 0; i < json_array_size(benv); i++) {
+        const char *e = json_string_value(json_array_get(benv, i));
+        if (e) {
+            strv_env_set(&env, e);
+        }
+    }
+    json_object_set_new(o, "Env", strv_json(env));
+    json_t *bcmd = json_object_get(b, "Cmd");
+    json_t *bep = json_object_get(b, "Entrypoint");
+    bool body_ep = bep && !json_is_null(bep);
+    if (bcmd && json_array_size(bcmd) > 0) {
+        json_object_set(o, "Cmd", bcmd);
+    } else if (!body_ep && img && img->cmd) {
+        json_object_set_new(o, "Cmd", strv_json(img->cmd));
+    } else {
+        json_object_set_new(o, "Cmd", json_null());
+    }
+    json_object_set_new(o, "Image", jstr_or_empty(c->image_name));
+    json_t *vols = json_object_get(b, "Volumes");
+    json_object_set(o, "Volumes", vols ? vols : json_null());
+    const char *wd = body_str(b, "WorkingDir");
+    json_object_set_new(o, "WorkingDir",
+                        jstr_or_empty(wd && *wd ? wd
+                                      : img     ? img->working_dir
+                                                : NULL));
+    if (body_ep) {
+        json_object_set(o, "Entrypoint", bep);
+    } else if (img && img->entrypoint) {
+        json_object_set_new(o, "Entrypoint", strv_json(img->entrypoint));
+    } else {
+        json_object_set_new(o, "Entrypoint", json_null());
+    }
+    json_object_set_new(o, "OnBuild", json_null());
+    json_t *labels = json_object();
+    if (img && json_is_object(img->labels)) {
+        json_object_update(labels, img->labels);
+    }
+    if (json_is_object(json_object_get(b, "Labels"))) {
+        json_object_update(labels, json_object_get(b, "Labels"));
+    }
+    json_object_set_new(o, "Labels", labels);
+    const char *ss = body_str(b, "StopSignal");
+    if ((ss && *ss) || (img && img->stop_signal)) {
+        json_object_set_new(o, "StopSignal", json_string(ss && *ss ? ss : img->stop_signal));
+    }
+    return o;
+}
+
+int container_inspect_json(struct store *s, const char *name_or_id, json_t **ret,
+                           struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    r = container_record_get(s, id, &c, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_(image_info_freep) struct image_info *img = NULL;
+    (void)image_get(s, c->image_id, &img, NULL);
+    const struct image_config *ic = img ? img->config : NULL;
+    _cleanup_strv_free_ char **cmd = container_command(c->body, ic);
+    json_t *o = json_object();
+    json_object_set_new(o, "Id", json_string(c->id));
+    json_object_set_new(o, "Created", json_string(c->created));
+    json_object_set_new(o, "Path", jstr_or_empty(cmd[0]));
+    json_object_set_new(o, "Args", strv_json(cmd[0] ? cmd + 1 : cmd));
+    json_t *state = json_object();
+    bool running = streq(st.status, "running") || streq(st.status, "paused");
+    json_object_set_new(state, "Status", json_string(st.status));
+    json_object_set_new(state, "Running", json_boolean(running));
+    json_object_set_new(state, "Paused", json_boolean(streq(st.status, "paused")));
+    json_object_set_new(state, "Restarting", json_boolean(streq(st.status, "restarting")));
+    json_object_set_new(state, "OOMKilled", json_boolean(st.oom_killed));
+    json_object_set_new(state, "Dead", json_boolean(streq(st.status, "dead")));
+    json_object_set_new(state, "Pid", json_integer(running ? st.pid : 0));
+    json_object_set_new(state, "ExitCode", json_integer(st.exit_code));
+    json_object_set_new(state, "Error", jstr_or_empty(st.error));
+    json_object_set_new(state, "StartedAt", jstr_or_empty(st.started_at));
+    json_object_set_new(state, "FinishedAt", jstr_or_empty(st.finished_at));
+    json_object_set_new(o, "State", state);
+    json_object_set_new(o, "Image", json_string(c->image_id));
+    _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->root, c->id);
+    _cleanup_free_ char *p_resolv = xasprintf("%s/resolv.conf", dir);
+    _cleanup_free_ char *p_hostname = xasprintf("%s/hostname", dir);
+    _cleanup_free_ char *p_hosts = xasprintf("%s/hosts", dir);
+    _cleanup_free_ char *p_log = xasprintf("%s/%s-json.log", dir, c->id);
+    json_object_set_new(o, "ResolvConfPath", json_string(p_resolv));
+    json_object_set_new(o, "HostnamePath", json_string(p_hostname));
+    json_object_set_new(o, "HostsPath", json_string(p_hosts));
+    json_object_set_new(o, "LogPath", json_string(p_log));
+    _cleanup_free_ char *slash_name = xasprintf("/%s", c->name);
+    json_object_set_new(o, "Name", json_string(slash_name));
+    json_object_set_new(o, "RestartCount", json_integer(st.restart_count));
+    json_object_set_new(o, "Driver", json_string(streq(s->driver, "overlay") ? "overlay2" : "vfs"));
+    json_object_set_new(o, "Platform", json_string("linux"));
+    json_object_set_new(o, "MountLabel", json_string(""));
+    json_object_set_new(o, "ProcessLabel", json_string(""));
+    json_object_set_new(o, "AppArmorProfile", json_string(""));
+    json_object_set_new(o, "ExecIDs", json_null());
+    json_t *hc = host_config(c->body);
+    json_object_set_new(o, "HostConfig", hc ? json_deep_copy(hc) : json_object());
+    json_t *gd = json_object();
+    json_t *gdd = json_object();
+    if (streq(s->driver, "overlay")) {
+        _cleanup_free_ char *upper = xasprintf("%s/upper", dir);
+        _cleanup_free_ char *work = xasprintf("%s/work", dir);
+        _cleanup_free_ char *merged = xasprintf("%s/containers/%s/rootfs", s->runroot, c->id);
+        json_object_set_new(gdd, "MergedDir", json_string(merged));
+        json_object_set_new(gdd, "UpperDir", json_string(upper));
+        json_object_set_new(gdd, "WorkDir", json_string(work));
+    } else {
+        _cleanup_free_ char *rootfs = xasprintf("%s/rootfs", dir);
+        json_object_set_new(gdd, "Dir", json_string(rootfs));
+    }
+    json_object_set_new(gd, "Data", gdd);
+    json_object_set_new(gd, "Name", json_string(streq(s->driver, "overlay") ? "overlay2" : "vfs"));
+    json_object_set_new(o, "GraphDriver", gd);
+    json_object_set_new(o, "Mounts", json_array());
+    json_object_set_new(o, "Config", merged_config(c, ic));
+    json_t *ns = json_object();
+    json_object_set_new(ns, "Bridge", json_string(""));
+    json_object_set_new(ns, "SandboxID", json_string(""));
+    json_object_set_new(ns, "HairpinMode", json_false());
+    json_object_set_new(ns, "Ports", json_object());
+    json_object_set_new(ns, "SandboxKey", json_string(""));
+    json_object_set_new(ns, "IPAddress", json_string(""));
+    json_object_set_new(ns, "Networks", json_object());
+    json_object_set_new(o, "NetworkSettings", ns);
+    container_state_file_release(&st);
+    *ret = o;
+    return 0;
+}

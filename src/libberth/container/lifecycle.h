@@ -1,0 +1,81 @@
+/* lifecycle.h - the container operations the CLI and the API server call:
+ * create, start (with the monitor), stop, kill, wait, remove, the exit
+ * handler, and the status every listing shows.
+ *
+ * Calling order: container_create (record + state "created") ->
+ * container_start (mount the rootfs, write the OCI bundle, fork the monitor,
+ * which creates the container with the in-process runtime and execs the
+ * stub; optionally connect to its attach socket; then start) -> the
+ * container runs under its monitor -> at exit the stub execs
+ * `berth container-exited`, which calls container_exited() (records the
+ * exit, deletes the runtime state, unmounts, and removes an AutoRemove
+ * container) -> container_remove.
+ *
+ * Paths: the runtime state root is <runroot>/runtime, the OCI bundle
+ * <runroot>/containers/<id>/ (config.json, attach.sock).
+ *
+ * Status (container_status): the state file says what the monitor last
+ * wrote; it is checked against reality: a "running" container whose init
+ * is gone and whose monitor is gone (killed) reads as "exited" with the
+ * exit code unknown (-1) and Error "monitor gone", never as running.
+ */
+#ifndef BERTH_CONTAINER_LIFECYCLE_H
+#define BERTH_CONTAINER_LIFECYCLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "basic/error.h"
+#include "libberth/container/containers.h"
+#include "libberth/image/manifest.h"
+#include "libberth/store/store.h"
+
+/* Make a container from a ContainerCreate body; the image must be in the
+ * store (the front end pulls first, as its --pull says). */
+int container_create(struct store *s, json_t *body, const char *name, char **ret_id,
+                     struct berth_error **err);
+
+struct container_start_opts {
+    bool attach; /* connect to the monitor before the container starts */
+};
+/* Start a created or exited container. With attach, *ret_attach_fd is a
+ * connected attach socket (monitor.h protocol) on which nothing of the
+ * container's output has been missed. Starting a running container is a
+ * no-op (Docker's), a paused one an error. */
+int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
+                    int *ret_attach_fd, struct berth_error **err);
+
+/* StopSignal (default SIGTERM), then SIGKILL after timeout seconds
+ * (timeout < 0: the container's StopTimeout, else 10). Waits until it has
+ * exited. Stopping a stopped container succeeds. */
+int container_stop(struct store *s, const char *name_or_id, int timeout, struct berth_error **err);
+/* Send a signal; -EINVAL "Container <id> is not running" when it is not. */
+int container_kill(struct store *s, const char *name_or_id, int sig, struct berth_error **err);
+/* Block until the container is not running; its exit code. */
+int container_wait(struct store *s, const char *name_or_id, int *ret_code,
+                   struct berth_error **err);
+/* Remove; a running container needs force (then killed first): else
+ * -EBUSY "You cannot remove a running container <id>. Stop the container
+ * before attempting removal or force remove". */
+int container_rm(struct store *s, const char *name_or_id, bool force, struct berth_error **err);
+
+/* The exit handler (run by `berth container-exited`, never by users). */
+int container_exited(struct store *s, const char *id, int wait_status, struct berth_error **err);
+
+/* The state file, corrected by what the system says now (see above). */
+int container_status(struct store *s, const char *id, struct container_state_file *ret,
+                     struct berth_error **err);
+
+/* Docker's `docker ps` status text: "Created", "Up 3 minutes",
+ * "Up 3 minutes (Paused)", "Exited (0) 2 seconds ago". */
+char *container_status_text(const struct container_state_file *st);
+
+/* The command the container runs: Entrypoint + Cmd with Docker's rules (a
+ * body Entrypoint drops the image's Cmd). img may be NULL. */
+char **container_command(json_t *body, const struct image_config *img);
+
+/* Docker's container inspect object. */
+int container_inspect_json(struct store *s, const char *name_or_id, json_t **ret,
+                           struct berth_error **err);
+
+#endif
