@@ -360,6 +360,12 @@ teardown() { teardown_runtime; }
   cfg_args sh -c 'sleep 100 & sleep 100'
   cfg '.linux.resources.memory = {"limit": 67108864} | .linux.resources.pids = {"limit": 50}'
   rt run -d -b "$BUNDLE" "$CID"
+  # the shell forks its two sleeps just after start: wait for them
+  local i
+  for i in $(seq 100); do
+    [ "$(rt events --stats "$CID" | jq -r .data.pids.current)" -ge 2 ] && break
+    sleep 0.02
+  done
   run rt events --stats "$CID"
   [ "$status" -eq 0 ]
   [ "$(echo "$output" | jq -r .type)" = stats ]

@@ -682,7 +682,9 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struc
         flags &= ~SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     }
 
-    qsort(rules.rules, rules.n, sizeof(*rules.rules), rule_cmp);
+    if (rules.n > 1) {
+        qsort(rules.rules, rules.n, sizeof(*rules.rules), rule_cmp);
+    }
     /* With other architectures in the filter, a conflict may be an artifact
      * of translating a rule for one of them: decide on a native-only filter
      * whether the profile itself contradicts itself. */
