@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "libberth/common/json-util.h"
 #include "libberth/common/template.h"
+#include "libberth/container/health.h"
 #include "libberth/container/lifecycle.h"
 #include "libberth/image/images.h"
 #include "libberth/runtime/container.h"
@@ -169,7 +170,8 @@ static char *ps_command(char **cmd, bool trunc)
 
 struct ps_filter {
     char **ids, **names, **labels, **statuses, **ancestors;
-    int exited; /* -1: any */
+    char **healths; /* "starting", "healthy", "unhealthy", "none" */
+    int exited;     /* -1: any */
 };
 
 static bool any_prefix(char **l, const char *s)
@@ -262,6 +264,12 @@ static int parse_ps_filters(struct store *s, char **filters, struct ps_filter *f
             if (parse_int(v, &f->exited) < 0) {
                 return berth_error_set(err, EINVAL, "invalid filter 'exited=%s'", v);
             }
+        } else if (streq(key, "health")) {
+            if (!streq(v, "starting") && !streq(v, "healthy") && !streq(v, "unhealthy") &&
+                !streq(v, "none")) {
+                return berth_error_set(err, EINVAL, "Unrecognised filter value for health: %s", v);
+            }
+            strv_push(&f->healths, v);
         } else if (streq(key, "ancestor")) {
             _cleanup_free_ char *id = NULL;
             strv_push(&f->ancestors, v);
@@ -278,7 +286,7 @@ static int parse_ps_filters(struct store *s, char **filters, struct ps_filter *f
 static void ps_filter_release(struct ps_filter *f)
 {
     strv_free(f->ids), strv_free(f->names), strv_free(f->labels), strv_free(f->statuses),
-        strv_free(f->ancestors);
+        strv_free(f->ancestors), strv_free(f->healths);
 }
 
 int cmd_ps(struct cli *cli, int argc, char **argv)
@@ -332,7 +340,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
             continue;
         }
         bool running = streq(st.status, "running") || streq(st.status, "paused");
-        if ((!all && !running) || !ps_selected(&f, c, &st, c->image_id)) {
+        const char *health = container_health_status(s, c, st.started_at);
+        if ((!all && !running) || !ps_selected(&f, c, &st, c->image_id) ||
+            (f.healths && !strv_contains(f.healths, health ? health : "none"))) {
             container_state_file_release(&st);
             continue;
         }
@@ -342,6 +352,12 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
         _cleanup_strv_free_ char **cmd = container_command(c->body, img ? img->config : NULL);
         _cleanup_free_ char *command = ps_command(cmd, !no_trunc);
         _cleanup_free_ char *status = container_status_text(&st);
+        if (health && streq(st.status, "running")) { /* Docker's "Up 2 minutes (healthy)" */
+            char *h =
+                xasprintf("%s (%s%s)", status, streq(health, "starting") ? "health: " : "", health);
+            free(status);
+            status = h;
+        }
         long long created = cli_parse_time(c->created);
         _cleanup_free_ char *ago = cli_human_duration_ago((long long)time(NULL) - created);
         char at[64];

@@ -17,6 +17,7 @@
 #include "basic/parse.h"
 #include "basic/strv.h"
 #include "cli/commands.h"
+#include "cli/terminal.h"
 #include "libberth/common/json-util.h"
 #include "libberth/container/create-config.h"
 #include "libberth/container/lifecycle.h"
@@ -163,11 +164,25 @@ static int attach_stream(int sock, bool forward_stdin)
     return code;
 }
 
-/* Foreground: start attached, stream, and return the container's code. */
-static int run_attached(struct cli *cli, struct store *s, const char *id, json_t *body)
+/* Foreground: start attached, stream, and return the container's code.
+ * With a tty: raw mode, window size and detach keys (terminal.h); after
+ * the detach keys the container keeps running and run returns 0 without a
+ * word, as Docker's. */
+static int run_attached(struct cli *cli, struct store *s, const char *id, json_t *body,
+                        const struct create_cli_opts *o)
 {
     struct berth_error *err = NULL;
     struct container_start_opts so = {.attach = true};
+    bool tty = json_is_true(json_object_get(body, "Tty"));
+    bool in = json_is_true(json_object_get(body, "AttachStdin"));
+    struct detach_keys keys;
+    if (tty && detach_keys_parse(o->detach_keys, &keys, &err) < 0) {
+        (void)container_rm(s, id, true, NULL);
+        return cli_fail(err, 125);
+    }
+    if (tty) {
+        (void)terminal_size(STDOUT_FILENO, &so.rows, &so.cols);
+    }
     int sock = -1;
     if (container_start(s, id, &so, &sock, &err) < 0) {
         int code = start_failure_code(err);
@@ -176,8 +191,16 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
     }
     bool auto_remove =
         json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove"));
-    int code = attach_stream(sock, json_is_true(json_object_get(body, "AttachStdin")));
-    close(sock);
+    int code;
+    if (tty) {
+        if (terminal_attach_container(s, id, sock, true, in, false, &keys, &code) ==
+            TERMINAL_DETACHED) {
+            return 0;
+        }
+    } else {
+        code = attach_stream(sock, in);
+        close(sock);
+    }
     int wcode = 0;
     if (container_wait(s, id, &wcode, NULL) >= 0 && code < 0) {
         code = wcode;
@@ -228,7 +251,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         create_cli_opts_release(&o);
         return 0;
     }
-    code = run_attached(cli, s, id, body);
+    code = run_attached(cli, s, id, body, &o);
     create_cli_opts_release(&o);
     return code;
 }
@@ -283,10 +306,30 @@ int cmd_start(struct cli *cli, int argc, char **argv)
     if (attach || interactive) {
         int sock = -1;
         struct container_start_opts so = {.attach = true};
-        if (container_start(s, args[0], &so, &sock, &err) < 0) {
+        _cleanup_free_ char *id = NULL;
+        _cleanup_(container_record_freep) struct container_record *c = NULL;
+        if (container_resolve(s, args[0], &id, &err) < 0 ||
+            container_record_get(s, id, &c, &err) < 0) {
             return cli_fail(err, 1);
         }
-        int code = attach_stream(sock, interactive);
+        bool tty = json_is_true(json_object_get(c->body, "Tty"));
+        struct detach_keys keys;
+        if (tty && detach_keys_parse(detach_keys, &keys, &err) < 0) {
+            return cli_fail(err, 1);
+        }
+        if (tty) {
+            (void)terminal_size(STDOUT_FILENO, &so.rows, &so.cols);
+        }
+        if (container_start(s, id, &so, &sock, &err) < 0) {
+            return cli_fail(err, 1);
+        }
+        int code = -1;
+        if (tty) {
+            enum terminal_end end =
+                terminal_attach_container(s, id, sock, true, interactive, false, &keys, &code);
+            return end == TERMINAL_DETACHED || code < 0 ? 0 : code;
+        }
+        code = attach_stream(sock, interactive);
         close(sock);
         return code < 0 ? 0 : code;
     }

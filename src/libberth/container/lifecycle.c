@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -24,6 +25,7 @@
 #include "basic/strv.h"
 #include "basic/units.h"
 #include "libberth/common/json-util.h"
+#include "libberth/container/health.h"
 #include "libberth/container/monitor.h"
 #include "libberth/container/oci-spec.h"
 #include "libberth/image/images.h"
@@ -81,6 +83,41 @@ static const char *body_str(json_t *body, const char *key)
 static json_t *host_config(json_t *body)
 {
     return json_object_get(body, "HostConfig");
+}
+
+/* "stopped by user": a `stop` or `kill` leaves this file (content "stop" or
+ * "kill") in the container's persistent dir before it signals, so the exit
+ * handler does not undo it by restarting, and `system boot` skips an
+ * unless-stopped container that was stopped. A user `start` removes it. It
+ * is a file beside state.json rather than a state field: the state file is
+ * rewritten by whoever reads it last, a flag must not be lost that way. */
+static char *stopped_flag_path(struct store *s, const char *id)
+{
+    return xasprintf("%s/containers/%s/stopped-by-user", s->root, id);
+}
+
+static void set_stopped_by_user(struct store *s, const char *id, const char *how)
+{
+    _cleanup_free_ char *p = stopped_flag_path(s, id);
+    (void)write_file_replace_at(AT_FDCWD, p, how, strlen(how), 0600, NULL);
+}
+
+/* NULL when not stopped by the user, else "stop" or "kill" (malloc'd). */
+static char *stopped_by_user(struct store *s, const char *id)
+{
+    _cleanup_free_ char *p = stopped_flag_path(s, id);
+    char *v = NULL;
+    size_t n;
+    if (read_file_at(AT_FDCWD, p, 16, &v, &n, NULL) < 0) {
+        return NULL;
+    }
+    return v;
+}
+
+static void clear_stopped_by_user(struct store *s, const char *id)
+{
+    _cleanup_free_ char *p = stopped_flag_path(s, id);
+    (void)unlink(p);
 }
 
 /* ---- create ---------------------------------------------------------- */
@@ -389,6 +426,30 @@ static int connect_attach(const char *path, struct berth_error **err)
     return fd;
 }
 
+/* The monitor's control socket (monitor.h): datagrams, so the stub keeps
+ * no per-client state. 0600 like attach.sock. */
+static int bind_control(const char *path, struct berth_error **err)
+{
+    struct sockaddr_un sa;
+    _cleanup_close_ int dfd = -1;
+    int r = sock_addr(path, &sa, &dfd, err);
+    if (r < 0) {
+        return r;
+    }
+    (void)unlink(path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "control socket");
+    }
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int e = errno;
+        close(fd);
+        return berth_error_sys(err, e, "control socket '%s'", path);
+    }
+    (void)chmod(path, 0600);
+    return fd;
+}
+
 /* Receive the pty master the runtime sends over the console socket. */
 static int recv_fd(int sock)
 {
@@ -424,7 +485,8 @@ struct monitor_setup {
     struct store *s;
     const struct container_record *c;
     const char *bundle;
-    int listen_fd, ready_w;
+    int listen_fd, ready_w, ctl_fd;
+    unsigned short rows, cols;
     int out_r, out_w, err_r, err_w, in_r, in_w;
     bool tty, stdin_once;
 };
@@ -473,6 +535,10 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
             ready_fail(m->ready_w, err);
             _exit(1);
         }
+        if (m->rows && m->cols) {
+            struct winsize ws = {.ws_row = m->rows, .ws_col = m->cols};
+            (void)ioctl(master, TIOCSWINSZ, &ws);
+        }
         out = master;
         in = m->in_w >= 0 ? master : -1;
         safe_close(m->in_w);
@@ -516,6 +582,8 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
         .ready_fd = m->ready_w,
         .berth_fd = berth_fd,
         .stdin_once = m->stdin_once,
+        .ctl_fd = m->ctl_fd,
+        .health_interval_ms = container_health_interval_ms(m->s, m->c),
         .extra = (const char *const *)extra,
     };
     monitor_exec_stub(&a, &err);
@@ -592,6 +660,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     if (paused) {
         return berth_error_set(err, EBUSY, "cannot start a paused container, try unpause instead");
     }
+    clear_stopped_by_user(s, id); /* restart policies apply again */
     if (running) {
         return 0;
     }
@@ -608,6 +677,13 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         (void)container_rootfs_unmount(s, id, NULL);
         return listen_fd;
     }
+    _cleanup_free_ char *ctl = xasprintf("%s/ctl.sock", bundle);
+    _cleanup_close_ int ctl_fd = bind_control(ctl, err);
+    if (ctl_fd < 0) {
+        (void)unlink(sock);
+        (void)container_rootfs_unmount(s, id, NULL);
+        return ctl_fd;
+    }
     bool tty = json_is_true(json_object_get(c->body, "Tty"));
     bool open_stdin = json_is_true(json_object_get(c->body, "OpenStdin"));
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, ready[2] = {-1, -1};
@@ -622,6 +698,9 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .bundle = bundle,
         .listen_fd = listen_fd,
         .ready_w = ready[1],
+        .ctl_fd = ctl_fd,
+        .rows = o ? o->rows : 0,
+        .cols = o ? o->cols : 0,
         .out_r = outp[0],
         .out_w = outp[1],
         .err_r = errp[0],
@@ -701,8 +780,70 @@ rollback:
     safe_close(outp[0]), safe_close(outp[1]), safe_close(errp[0]), safe_close(errp[1]);
     safe_close(inp[0]), safe_close(inp[1]), safe_close(ready[0]), safe_close(ready[1]);
     (void)unlink(sock);
+    (void)unlink(ctl);
     (void)container_rootfs_unmount(s, id, NULL);
     return r;
+}
+
+int container_attach(struct store *s, const char *name_or_id, int *ret_fd, char **ret_id,
+                     struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool running = streq(st.status, "running") || streq(st.status, "paused");
+    container_state_file_release(&st);
+    if (!running) {
+        return berth_error_set(err, EINVAL, "Container %s is not running", id);
+    }
+    _cleanup_free_ char *bundle = bundle_dir(s, id);
+    _cleanup_free_ char *sock = xasprintf("%s/attach.sock", bundle);
+    int fd = connect_attach(sock, NULL);
+    if (fd < 0) {
+        /* The monitor is gone: it exited between the status and now. */
+        return berth_error_set(err, EINVAL, "Container %s is not running", id);
+    }
+    *ret_fd = fd;
+    if (ret_id) {
+        *ret_id = TAKE_PTR(id);
+    }
+    return 0;
+}
+
+int container_resize(struct store *s, const char *id, unsigned short rows, unsigned short cols,
+                     struct berth_error **err)
+{
+    _cleanup_free_ char *bundle = bundle_dir(s, id);
+    _cleanup_free_ char *path = xasprintf("%s/ctl.sock", bundle);
+    struct sockaddr_un sa;
+    _cleanup_close_ int dfd = -1;
+    int r = sock_addr(path, &sa, &dfd, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "control socket");
+    }
+    uint8_t m[MONITOR_CTL_MSG_SIZE] = {MONITOR_CTL_RESIZE,
+                                       0,
+                                       (uint8_t)(rows >> 8),
+                                       (uint8_t)rows,
+                                       (uint8_t)(cols >> 8),
+                                       (uint8_t)cols,
+                                       0,
+                                       0};
+    if (sendto(fd, m, sizeof(m), MSG_DONTWAIT, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        return berth_error_sys(err, errno, "resize '%s'", id);
+    }
+    return 0;
 }
 
 /* ---- status ------------------------------------------------------------ */
@@ -773,10 +914,83 @@ char *container_status_text(const struct container_state_file *st)
     if (streq(st->status, "dead")) {
         return xstrdup("Dead");
     }
+    if (streq(st->status, "restarting")) {
+        _cleanup_free_ char *d = human_duration(now - parse_rfc3339(st->finished_at));
+        return xasprintf("Restarting (%d) %s ago", st->exit_code, d);
+    }
     return xstrdup(st->status);
 }
 
 /* ---- exit, stop, kill, wait, remove ------------------------------------ */
+
+/* ---- restart policies ---------------------------------------------------- */
+
+#define BACKOFF_FIRST_MS 100L
+#define BACKOFF_MAX_MS 60000L
+#define BACKOFF_RESET_MS 10000L
+
+/* Docker's restart manager backoff: 100 ms, doubling per restart, at most
+ * a minute, back to 100 ms once the container ran 10 s. Kept in a file
+ * because every exit is a new exit-handler process. */
+static char *backoff_path(struct store *s, const char *id)
+{
+    return xasprintf("%s/containers/%s/restart-backoff", s->root, id);
+}
+
+static long backoff_next(struct store *s, const char *id, long ran_ms)
+{
+    _cleanup_free_ char *p = backoff_path(s, id);
+    _cleanup_free_ char *v = NULL;
+    size_t n;
+    int64_t ms = BACKOFF_FIRST_MS;
+    if (ran_ms < BACKOFF_RESET_MS && read_file_at(AT_FDCWD, p, 32, &v, &n, NULL) >= 0 &&
+        (parse_int64(v, &ms) < 0 || ms < BACKOFF_FIRST_MS || ms > BACKOFF_MAX_MS)) {
+        ms = BACKOFF_FIRST_MS;
+    }
+    long next = (long)ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : (long)ms * 2;
+    char buf[32];
+    int len = snprintf(buf, sizeof(buf), "%ld", next);
+    (void)write_file_replace_at(AT_FDCWD, p, buf, (size_t)len, 0600, NULL);
+    return (long)ms;
+}
+
+static long long rfc3339_ms(const char *t)
+{
+    long long secs = parse_rfc3339(t);
+    const char *dot = t ? strchr(t, '.') : NULL;
+    long long ms = 0;
+    if (dot) {
+        for (int i = 1; i <= 3 && dot[i] >= '0' && dot[i] <= '9'; i++) {
+            ms = ms * 10 + (dot[i] - '0');
+        }
+    }
+    return secs * 1000 + ms;
+}
+
+/* Docker's policies: "no" (or ""), "always", "unless-stopped",
+ * "on-failure[:N]" (only a non-zero exit, at most N restarts, 0: no
+ * limit). Nothing restarts what the user stopped or killed. */
+static bool should_restart(struct store *s, const struct container_record *c,
+                           const struct container_state_file *st)
+{
+    json_t *rp = json_object_get(host_config(c->body), "RestartPolicy");
+    const char *name = body_str(rp, "Name");
+    if (!name || !*name || streq(name, "no")) {
+        return false;
+    }
+    _cleanup_free_ char *stopped = stopped_by_user(s, c->id);
+    if (stopped) {
+        return false;
+    }
+    if (streq(name, "always") || streq(name, "unless-stopped")) {
+        return true;
+    }
+    if (streq(name, "on-failure")) {
+        json_int_t max = json_integer_value(json_object_get(rp, "MaximumRetryCount"));
+        return st->exit_code != 0 && (max <= 0 || st->restart_count < max);
+    }
+    return false;
+}
 
 int container_exited(struct store *s, const char *id, int wait_status, struct berth_error **err)
 {
@@ -786,6 +1000,7 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
         return r;
     }
     _cleanup_free_ char *now = now_rfc3339();
+    long long ran_ms = rfc3339_ms(now) - rfc3339_ms(st.started_at);
     free(st.status);
     st.status = xstrdup("exited");
     st.exit_code = WIFEXITED(wait_status)     ? WEXITSTATUS(wait_status)
@@ -795,23 +1010,97 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
     st.finished_at = xstrdup(now);
     st.pid = 0;
     st.monitor_pid = 0;
-    r = container_state_write(s->root, id, &st, err);
-    container_state_file_release(&st);
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    bool have_record = container_record_get(s, id, &c, NULL) >= 0;
+    bool restart = have_record && should_restart(s, c, &st);
+    if (restart) {
+        /* "restarting" for the backoff, with this process as the one to
+         * wait for; ps shows "Restarting (code) X ago". */
+        free(st.status);
+        st.status = xstrdup("restarting");
+        st.restart_count++;
+    }
+    /* Clean up before the state says "exited": whoever waits for that (stop,
+     * wait, a start right after) must find the runtime state, the mount and
+     * the bundle gone, or a new start would race this cleanup. */
     _cleanup_free_ char *rt_root = runtime_root(s);
     struct berth_runtime rt = {.root = rt_root};
     (void)berth_runtime_delete(&rt, id, true, NULL);
     (void)container_rootfs_unmount(s, id, NULL);
     _cleanup_free_ char *bundle = bundle_dir(s, id);
     (void)rm_rf_at(AT_FDCWD, bundle, NULL);
+    r = container_state_write(s->root, id, &st, err);
     if (r < 0) {
+        container_state_file_release(&st);
         return r;
     }
-    _cleanup_(container_record_freep) struct container_record *c = NULL;
-    if (container_record_get(s, id, &c, NULL) >= 0 &&
-        json_is_true(json_object_get(host_config(c->body), "AutoRemove"))) {
+    if (restart) {
+        sleep_ms(backoff_next(s, id, ran_ms));
+        /* A stop, kill or rm during the backoff wins. */
+        _cleanup_free_ char *stopped = stopped_by_user(s, id);
+        struct container_state_file now_st = {0};
+        bool still = !stopped && container_state_read(s->root, id, &now_st, NULL) >= 0 &&
+                     streq(now_st.status, "restarting");
+        container_state_file_release(&now_st);
+        if (still) {
+            r = container_start(s, id, NULL, NULL, err);
+            if (r >= 0) {
+                container_state_file_release(&st);
+                return 0;
+            }
+            free(st.error);
+            st.error = xstrdup(err && *err && (*err)->msg ? (*err)->msg : "restart failed");
+            if (err) {
+                berth_error_free(*err);
+                *err = NULL;
+            }
+        }
+        free(st.status);
+        st.status = xstrdup("exited");
+        r = container_state_write(s->root, id, &st, err);
+        container_state_file_release(&st);
+        return r;
+    }
+    container_state_file_release(&st);
+    if (have_record && json_is_true(json_object_get(host_config(c->body), "AutoRemove"))) {
         return container_remove(s, id, err);
     }
     return 0;
+}
+
+int container_boot(struct store *s, const char *id, bool *ret_started, struct berth_error **err)
+{
+    *ret_started = false;
+    _cleanup_(container_record_freep) struct container_record *c = NULL;
+    int r = container_record_get(s, id, &c, err);
+    if (r < 0) {
+        return r;
+    }
+    const char *name = body_str(json_object_get(host_config(c->body), "RestartPolicy"), "Name");
+    _cleanup_free_ char *stopped = stopped_by_user(s, id);
+    if (!name || !(streq(name, "always") || (streq(name, "unless-stopped") && !stopped))) {
+        return 0;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool up =
+        streq(st.status, "running") || streq(st.status, "paused") || streq(st.status, "restarting");
+    container_state_file_release(&st);
+    if (up) {
+        return 0;
+    }
+    /* What a killed monitor left behind (nothing after a real reboot). */
+    _cleanup_free_ char *rt_root = runtime_root(s);
+    struct berth_runtime rt = {.root = rt_root};
+    (void)berth_runtime_delete(&rt, id, true, NULL);
+    r = container_start(s, id, NULL, NULL, err);
+    if (r >= 0) {
+        *ret_started = true;
+    }
+    return r;
 }
 
 /* Wait until the state file no longer says running (the exit handler has
@@ -859,9 +1148,25 @@ int container_kill(struct store *s, const char *name_or_id, int sig, struct bert
         return r;
     }
     bool running = streq(st.status, "running") || streq(st.status, "paused");
+    bool restarting = streq(st.status, "restarting");
     container_state_file_release(&st);
+    if (restarting) {
+        /* Docker's: nothing to signal, telling the exit handler in its
+         * backoff not to start it again is enough. */
+        set_stopped_by_user(s, id, "kill");
+        return 0;
+    }
     if (!running) {
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
+    }
+    /* Docker's killWithSignal: SIGKILL, or any signal when no StopSignal
+     * is configured, means the exit that follows is not restarted. */
+    _cleanup_(container_record_freep) struct container_record *kc = NULL;
+    if (container_record_get(s, id, &kc, NULL) >= 0) {
+        const char *ss = body_str(kc->body, "StopSignal");
+        if (sig == SIGKILL || !ss || !*ss) {
+            set_stopped_by_user(s, id, "kill");
+        }
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
     struct berth_runtime rt = {.root = rt_root};
@@ -886,6 +1191,9 @@ int container_stop(struct store *s, const char *name_or_id, int timeout, struct 
     if (r < 0) {
         return r;
     }
+    /* Before anything is signalled, and even when it is not running: a
+     * container in its restart backoff must stay down too. */
+    set_stopped_by_user(s, id, "stop");
     if (timeout < 0) {
         json_t *t = json_object_get(c->body, "StopTimeout");
         timeout = json_is_integer(t) ? (int)json_integer_value(t) : DEFAULT_STOP_TIMEOUT;
@@ -957,6 +1265,7 @@ int container_rm(struct store *s, const char *name_or_id, bool force, struct ber
     _cleanup_free_ char *rt_root = runtime_root(s);
     struct berth_runtime rt = {.root = rt_root};
     if (running) {
+        set_stopped_by_user(s, id, "rm"); /* no restart policy may bring it back */
         (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);
         (void)wait_stopped(s, id, KILL_WAIT_MS);
     }
@@ -1141,6 +1450,10 @@ int container_inspect_json(struct store *s, const char *name_or_id, json_t **ret
     json_object_set_new(state, "Error", jstr_or_empty(st.error));
     json_object_set_new(state, "StartedAt", jstr_or_empty(st.started_at));
     json_object_set_new(state, "FinishedAt", jstr_or_empty(st.finished_at));
+    json_t *health = container_health_json(s, c, st.started_at);
+    if (health) {
+        json_object_set_new(state, "Health", health);
+    }
     json_object_set_new(o, "State", state);
     json_object_set_new(o, "Image", json_string(c->image_id));
     _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->root, c->id);

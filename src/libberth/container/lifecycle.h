@@ -12,7 +12,8 @@
  * container) -> container_remove.
  *
  * Paths: the runtime state root is <runroot>/runtime, the OCI bundle
- * <runroot>/containers/<id>/ (config.json, attach.sock).
+ * <runroot>/containers/<id>/ (config.json, attach.sock, ctl.sock: the
+ * monitor's control socket, monitor.h).
  *
  * Status (container_status): the state file says what the monitor last
  * wrote; it is checked against reality: a "running" container whose init
@@ -37,6 +38,9 @@ int container_create(struct store *s, json_t *body, const char *name, char **ret
 
 struct container_start_opts {
     bool attach; /* connect to the monitor before the container starts */
+    /* With a tty: the pty's size before the container's process runs (so
+     * its first `stty size` is right); 0 leaves the kernel's default. */
+    unsigned short rows, cols;
 };
 /* Start a created or exited container. With attach, *ret_attach_fd is a
  * connected attach socket (monitor.h protocol) on which nothing of the
@@ -59,8 +63,24 @@ int container_wait(struct store *s, const char *name_or_id, int *ret_code,
  * before attempting removal or force remove". */
 int container_rm(struct store *s, const char *name_or_id, bool force, struct berth_error **err);
 
+/* Connect to a running container's monitor (monitor.h attach protocol):
+ * output from now on, input to its stdin. -EINVAL "Container <id> is not
+ * running" (Docker's message) when it is not; the full id in *ret_id. */
+int container_attach(struct store *s, const char *name_or_id, int *ret_fd, char **ret_id,
+                     struct berth_error **err);
+/* Set the window size of a running container's pty (monitor.h control
+ * message); a container without a tty ignores it. */
+int container_resize(struct store *s, const char *id, unsigned short rows, unsigned short cols,
+                     struct berth_error **err);
+
 /* The exit handler (run by `berth container-exited`, never by users). */
 int container_exited(struct store *s, const char *id, int wait_status, struct berth_error **err);
+
+/* After a reboot (`berth system boot`): start the container when its
+ * restart policy says so: "always" unless it runs, "unless-stopped" unless
+ * it runs or a user stopped or killed it. *ret_started tells whether it
+ * was started. */
+int container_boot(struct store *s, const char *id, bool *ret_started, struct berth_error **err);
 
 /* The state file, corrected by what the system says now (see above). */
 int container_status(struct store *s, const char *id, struct container_state_file *ret,

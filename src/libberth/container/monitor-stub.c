@@ -9,10 +9,11 @@
  *
  * One thread, one ppoll() loop over: a signalfd (SIGCHLD), the container's
  * stdout and stderr, the container's stdin (when input is queued), the
- * listening attach socket and each client. SIGTERM, SIGINT, SIGHUP and
+ * listening attach socket, the control socket and each client. SIGTERM, SIGINT, SIGHUP and
  * SIGPIPE are ignored: a container is stopped through the runtime, never by
  * signalling its monitor, and a client that goes away must not kill it.
  */
+#include <asm/ioctls.h>
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/fcntl.h>
@@ -227,11 +228,12 @@ static long now_ms(void)
 static const char *g_id;
 static long g_init_pid;
 static long g_out = -1, g_err = -1, g_in = -1, g_listen = -1, g_sfd = -1;
-static long g_logdir = -1, g_logfd = -1;
+static long g_logdir = -1, g_logfd = -1, g_ctl = -1;
 static const char *g_logname;
 static unsigned long g_maxsize, g_maxfiles = 1, g_logsize;
 static int g_stdin_once, g_stdin_closing, g_init_done;
 static long g_status;
+static long g_health_ms, g_health_next, g_health_pid, g_health_berth = -1; /* health checks */
 
 struct line {
     unsigned len;
@@ -661,7 +663,10 @@ static void client_input(int i)
     }
     if (r <= 0) {
         c_in_done[i] = 1;
-        if (g_stdin_once) {
+        /* With a tty a client's end (its detach keys, or a closed
+         * terminal) never closes the container's input: Docker's
+         * CloseStdin applies without a TTY only. */
+        if (g_stdin_once && g_in != g_out) {
             g_stdin_closing = 1;
         }
         if (r < 0) {
@@ -733,6 +738,34 @@ static long read_output(int stream)
     return r;
 }
 
+/* ---- control messages (monitor.h) ----------------------------------------- */
+
+struct winsize_ {
+    unsigned short rows, cols, xpixel, ypixel;
+};
+
+/* Every queued datagram; a resize goes to the pty master (g_out with a
+ * tty, where g_err is -1). A short or unknown message is ignored. */
+static void control_input(void)
+{
+    for (;;) {
+        unsigned char m[16];
+        long r = sc3(__NR_read, g_ctl, m, sizeof(m));
+        if (r == -EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return;
+        }
+        if (r != 8 || m[0] != 1 || g_out < 0 || g_err >= 0) {
+            continue;
+        }
+        struct winsize_ ws = {.rows = (unsigned short)(m[2] << 8 | m[3]),
+                              .cols = (unsigned short)(m[4] << 8 | m[5])};
+        sc3(__NR_ioctl, g_out, TIOCSWINSZ, &ws);
+    }
+}
+
 /* ---- children ------------------------------------------------------------- */
 
 /* Reaps every exited child (we are a subreaper: orphans of the container
@@ -757,6 +790,9 @@ static void reap(void)
         if (pid == g_init_pid) {
             g_init_done = 1;
             g_status = st;
+        }
+        if (pid == g_health_pid) {
+            g_health_pid = 0;
         }
     }
 }
@@ -810,6 +846,71 @@ static void close_others(long *keep, int n)
     close_range_(from, 0x7fffffffL);
 }
 
+/* ---- health checks (health.h) ------------------------------------------------ */
+
+#define HEALTH_ARGS_MAX 32
+
+/* Every interval, `berth container-health <id> <extra args>` in a child
+ * that has only fds 0-2 (/dev/null here) and berth's fd; one at a time, so
+ * a check that hangs past its interval delays the next instead of piling
+ * up. The check enforces its own timeout. */
+static char *g_health_argv[HEALTH_ARGS_MAX + 4];
+static char **g_health_envp;
+
+static void health_setup(char **argv, char **envp, long ms, long berth_fd)
+{
+    if (ms <= 0 || berth_fd < 0) {
+        return;
+    }
+    int n = 0;
+    g_health_argv[n++] = (char *)"berth";
+    g_health_argv[n++] = (char *)"container-health";
+    g_health_argv[n++] = argv[1];
+    for (char **a = argv + 16; *a && n < HEALTH_ARGS_MAX + 3; a++) {
+        g_health_argv[n++] = *a;
+    }
+    g_health_argv[n] = 0;
+    g_health_envp = envp;
+    g_health_ms = ms;
+    g_health_berth = berth_fd;
+    g_health_next = now_ms() + ms;
+}
+
+static void health_spawn(void)
+{
+    long pid = sc5(__NR_clone, SIGCHLD_, 0, 0, 0, 0);
+    if (pid != 0) {
+        g_health_pid = pid > 0 ? pid : 0;
+        return;
+    }
+    long keep[] = {g_health_berth};
+    close_others(keep, 1);
+    sc3(__NR_fcntl, g_health_berth, F_SETFD, FD_CLOEXEC);
+    set_signal(SIGTERM_, SIG_DFL_);
+    set_signal(SIGINT_, SIG_DFL_);
+    set_signal(SIGHUP_, SIG_DFL_);
+    set_signal(SIGPIPE_, SIG_DFL_);
+    unsigned long none = 0;
+    sc4(__NR_rt_sigprocmask, SIG_SETMASK_, &none, 0, 8);
+    sc5(__NR_execveat, g_health_berth, "", g_health_argv, g_health_envp, AT_EMPTY_PATH);
+    sc1(__NR_exit_group, 127);
+}
+
+/* Runs a check when one is due; the ms until the next (-1: none). */
+static long health_tick(long now)
+{
+    if (g_health_ms <= 0) {
+        return -1;
+    }
+    if (now >= g_health_next) {
+        if (!g_health_pid) {
+            health_spawn();
+        }
+        g_health_next = now + g_health_ms;
+    }
+    return g_health_next - now;
+}
+
 static void finish(char **argv, char **envp, long berth_fd) __attribute__((noreturn));
 
 __attribute__((used, noreturn)) void stub_main(long *sp);
@@ -819,9 +920,9 @@ void stub_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc < 14) {
+    if (argc < 16) {
         say("berth-monitor: usage: berth-monitor ID PID OUT ERR IN SOCK LOGDIR LOGNAME MAXSIZE "
-            "MAXFILES READY BERTH STDINONCE [ARGS...]\n");
+            "MAXFILES READY BERTH STDINONCE CTL HEALTHMS [ARGS...]\n");
         sc1(__NR_exit_group, 125);
     }
     g_id = argv[1];
@@ -837,11 +938,13 @@ void stub_main(long *sp)
     long ready = number(argv[11]);
     long berth_fd = number(argv[12]);
     g_stdin_once = argv[13][0] == '1';
+    g_ctl = number(argv[14]);
+    health_setup(argv, envp, number(argv[15]), berth_fd);
     if (len(g_logname) > sizeof(g_path[0]) - 24) {
         g_logdir = -1; /* cannot be a real file name anyway */
     }
 
-    long keep[] = {g_out, g_err, g_in, g_listen, g_logdir, ready, berth_fd};
+    long keep[] = {g_out, g_err, g_in, g_listen, g_logdir, ready, berth_fd, g_ctl};
     close_others(keep, (int)(sizeof(keep) / sizeof(keep[0])));
 
     set_signal(SIGTERM_, SIG_IGN_);
@@ -859,6 +962,7 @@ void stub_main(long *sp)
     set_nonblock(g_err);
     set_nonblock(g_in);
     set_nonblock(g_listen);
+    set_nonblock(g_ctl);
     for (int i = 0; i < MAX_CLIENTS; i++) {
         c_fd[i] = -1;
     }
@@ -872,8 +976,9 @@ void stub_main(long *sp)
     /* The init may have exited before SIGCHLD was blocked. */
     reap();
 
-    struct pollfd pf[5 + MAX_CLIENTS];
-    int who[5 + MAX_CLIENTS]; /* >= 0 client slot; -1 sfd, -2 out, -3 err, -4 in, -5 listen */
+    struct pollfd pf[6 + MAX_CLIENTS];
+    /* >= 0 client slot; -1 sfd, -2 out, -3 err, -4 in, -5 listen, -6 control */
+    int who[6 + MAX_CLIENTS];
     while (!g_init_done) {
         /* A partial line waits for its end at most STALL_MS. */
         long now = now_ms();
@@ -888,6 +993,10 @@ void stub_main(long *sp)
                     timeout = left;
                 }
             }
+        }
+        long hleft = health_tick(now);
+        if (hleft >= 0 && (timeout < 0 || hleft < timeout)) {
+            timeout = hleft;
         }
         int n = 0;
         pf[n] = (struct pollfd){.fd = (int)g_sfd, .events = POLLIN};
@@ -908,6 +1017,10 @@ void stub_main(long *sp)
             pf[n] = (struct pollfd){.fd = (int)g_listen, .events = POLLIN};
             who[n++] = -5;
         }
+        if (g_ctl >= 0) {
+            pf[n] = (struct pollfd){.fd = (int)g_ctl, .events = POLLIN};
+            who[n++] = -6;
+        }
         for (int i = 0; i < MAX_CLIENTS; i++) {
             if (c_fd[i] < 0) {
                 continue;
@@ -927,6 +1040,15 @@ void stub_main(long *sp)
         long r = sc5(__NR_ppoll, pf, n, timeout < 0 ? 0 : (long)&ts, 0, 8);
         if (r < 0) {
             continue; /* EINTR; nothing else is expected */
+        }
+        /* New clients first: a client that connected before the container
+         * started (berth run does) must see all of its output, even when
+         * that output is already waiting in the same wakeup. */
+        for (int k = 0; k < n; k++) {
+            if (who[k] == -5 && pf[k].revents) {
+                accept_clients();
+                pf[k].revents = 0;
+            }
         }
         for (int k = 0; k < n && r > 0; k++) {
             short re = pf[k].revents;
@@ -952,6 +1074,9 @@ void stub_main(long *sp)
                 break;
             case -5:
                 accept_clients();
+                break;
+            case -6:
+                control_input();
                 break;
             default: {
                 int i = who[k];
@@ -1054,11 +1179,12 @@ static void finish(char **argv, char **envp, long berth_fd)
     unsigned long none = 0;
     sc4(__NR_rt_sigprocmask, SIG_SETMASK_, &none, 0, 8);
 
-    /* argv is ours: the handler's argv is built in place over argv[10..],
-     * keeping the extra arguments and the terminating NULL where they are. */
+    /* argv is ours: the handler's argv is built in place over argv[11..],
+     * keeping the extra arguments (argv[16..]) and the terminating NULL
+     * where they are. */
     char status[24];
     status[put_dec(status, (unsigned long)(unsigned)g_status)] = 0;
-    char **hv = argv + 10;
+    char **hv = argv + 12;
     hv[0] = (char *)"berth";
     hv[1] = (char *)"container-exited";
     hv[2] = (char *)g_id;

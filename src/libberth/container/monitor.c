@@ -51,14 +51,14 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
         return berth_error_set(err, EINVAL, "monitor: invalid arguments");
     }
     const int fds[] = {a->stdout_fd, a->stderr_fd, a->stdin_fd, a->listen_fd,
-                       a->log_dirfd, a->ready_fd,  a->berth_fd};
+                       a->log_dirfd, a->ready_fd,  a->berth_fd, a->ctl_fd > 2 ? a->ctl_fd : -1};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
         int r = fds[i] < 0 ? 0 : fd_set_cloexec(fds[i], 0);
         if (r < 0) {
             return berth_error_sys(err, -r, "monitor: fd %d", fds[i]);
         }
     }
-    char f[7][16], pid[16], max_size[24], max_files[16];
+    char f[8][16], pid[16], max_size[24], max_files[16];
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
         fd_arg(f[i], sizeof(f[i]), fds[i]);
     }
@@ -70,7 +70,7 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     while (a->extra && a->extra[nextra]) {
         nextra++;
     }
-    const char **argv = xcalloc(15 + nextra, sizeof(char *));
+    const char **argv = xcalloc(17 + nextra, sizeof(char *));
     argv[0] = "berth-monitor";
     argv[1] = a->id;
     argv[2] = pid;
@@ -85,8 +85,12 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     argv[11] = f[5];
     argv[12] = f[6];
     argv[13] = a->stdin_once ? "1" : "0";
+    argv[14] = f[7];
+    char health[24];
+    snprintf(health, sizeof(health), "%llu", (unsigned long long)a->health_interval_ms);
+    argv[15] = health;
     for (size_t i = 0; i < nextra; i++) {
-        argv[14 + i] = a->extra[i];
+        argv[16 + i] = a->extra[i];
     }
 
     int stub = monitor_memfd();

@@ -46,7 +46,13 @@
  *   argv[12] fd: berth binary (O_PATH) for the exit handler
  *   argv[13] 1 if stdin closes after the first attached client detaches
  *            (StdinOnce), else 0
- *   argv[14...] extra arguments passed through to the exit handler after
+ *   argv[14] fd: bound datagram unix socket for control messages, or "-"
+ *            (see "Control messages" below)
+ *   argv[15] health check interval in milliseconds, "0" for none: every
+ *            interval the stub forks and execs `berth container-health
+ *            <id> <extra arguments>` (health.h), unless the previous
+ *            check is still running; it reaps it like any other child
+ *   argv[16...] extra arguments passed through to the exit handler after
  *            the wait status (the store's --root and --runroot).
  * Every other fd is closed by the stub at start.
  *
@@ -71,10 +77,22 @@
  * big-endian payload: the wait status (as wait4 returns it), then closes.
  * Bytes a client writes go to the container's stdin; a client's
  * shutdown(SHUT_WR) is its end of input (closes the container's stdin when
- * StdinOnce). Output produced while no client is attached is logged only
- * (clients see what comes after they connect; the CLI connects before
- * `start`). A client that does not read is dropped rather than stall the
- * container (a bounded per-client buffer).
+ * StdinOnce, without a tty only: a tty client that detaches leaves the
+ * container's input open for the next, as Docker does). Output produced while no client is attached
+ * is logged only (clients see what comes after they connect; the CLI connects before `start`). A
+ * client that does not read is dropped rather than stall the container (a bounded per-client
+ * buffer).
+ *
+ * Control messages (the datagram socket, "ctl.sock" next to attach.sock).
+ * An attach client's bytes are the container's raw stdin, so nothing can
+ * be told apart in that stream; a window size travels here instead. Each
+ * datagram is 8 bytes: {type, 0, rows (uint16 big-endian), cols (uint16
+ * big-endian), 0, 0}. Type 1 (MONITOR_CTL_RESIZE) sets the pty's window
+ * size (TIOCSWINSZ on the master: the kernel sends SIGWINCH to the
+ * container's foreground process group); without a tty it is ignored, as
+ * are other types and sizes. A datagram socket needs no per-client state
+ * in the stub; its file is 0600 in the 0700 bundle directory, so only the
+ * container's owner can resize.
  */
 #ifndef BERTH_CONTAINER_MONITOR_H
 #define BERTH_CONTAINER_MONITOR_H
@@ -90,6 +108,8 @@
 #define MONITOR_STREAM_STDERR 2
 #define MONITOR_STREAM_EXIT 255
 #define MONITOR_LOG_PARTIAL_MAX (16 * 1024)
+#define MONITOR_CTL_RESIZE 1
+#define MONITOR_CTL_MSG_SIZE 8
 
 /* The stub program, embedded at build time (tools/bin2c.py). */
 extern const unsigned char berth_monitor_stub[];
@@ -99,20 +119,24 @@ extern const size_t berth_monitor_stub_len;
  * none ("-"). Every fd listed here is passed to the stub as is (its
  * close-on-exec flag is cleared); all others are closed by the stub. */
 struct monitor_stub_args {
-    const char *id;           /* argv[1] */
-    pid_t init_pid;           /* argv[2], a child of the calling process */
-    int stdout_fd;            /* argv[3], read end or pty master */
-    int stderr_fd;            /* argv[4], -1 with a tty */
-    int stdin_fd;             /* argv[5], write end, pty master or -1 */
-    int listen_fd;            /* argv[6] */
-    int log_dirfd;            /* argv[7], -1: no log (driver "none") */
-    const char *log_name;     /* argv[8], a plain file name */
-    uint64_t log_max_size;    /* argv[9], 0: no rotation */
-    unsigned log_max_files;   /* argv[10], 0 is taken as 1 */
-    int ready_fd;             /* argv[11], -1: nobody waits */
-    int berth_fd;             /* argv[12], O_PATH of the berth binary */
-    bool stdin_once;          /* argv[13] */
-    const char *const *extra; /* argv[14...], NULL-terminated; may be NULL */
+    const char *id;         /* argv[1] */
+    pid_t init_pid;         /* argv[2], a child of the calling process */
+    int stdout_fd;          /* argv[3], read end or pty master */
+    int stderr_fd;          /* argv[4], -1 with a tty */
+    int stdin_fd;           /* argv[5], write end, pty master or -1 */
+    int listen_fd;          /* argv[6] */
+    int log_dirfd;          /* argv[7], -1: no log (driver "none") */
+    const char *log_name;   /* argv[8], a plain file name */
+    uint64_t log_max_size;  /* argv[9], 0: no rotation */
+    unsigned log_max_files; /* argv[10], 0 is taken as 1 */
+    int ready_fd;           /* argv[11], -1: nobody waits */
+    int berth_fd;           /* argv[12], O_PATH of the berth binary */
+    bool stdin_once;        /* argv[13] */
+    /* argv[14]; <= 2 means none: fds 0-2 are the stub's own stdio, never a
+     * control socket, so a zero-initialised field is "none". */
+    int ctl_fd;
+    uint64_t health_interval_ms; /* argv[15], 0: no health check */
+    const char *const *extra;    /* argv[16...], NULL-terminated; may be NULL */
 };
 
 /* Replaces the calling process with the monitor stub, run from a sealed

@@ -1998,9 +1998,81 @@ static char *now_rfc3339(void)
     return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
-static int import_config(const struct image_import_options *o, const char *diff_id, char **ret,
-                         struct berth_error **err)
+/* commit: the parent's document, its "config" replaced by o->config,
+ * extended by the new layer's diff_id and one history entry. */
+static int commit_config(const struct image_import_options *o, const struct image_info *parent,
+                         const char *diff_id, char **ret, struct berth_error **err)
 {
+    if (!parent->config || !json_is_object(parent->config->json)) {
+        return berth_error_set(err, EINVAL, "image '%s' has no config", parent->id);
+    }
+    _cleanup_json_ json_t *doc = json_deep_copy(parent->config->json);
+    _cleanup_free_ char *created = now_rfc3339();
+    json_t *config = o->config ? json_deep_copy(o->config) : NULL;
+    if (!config) {
+        config = json_deep_copy(json_object_get(doc, "config"));
+    }
+    if (!json_is_object(config)) {
+        json_decref(config);
+        config = json_object();
+    }
+    json_object_set_new(doc, "config", config);
+    json_object_del(doc, "container_config");
+    json_object_set_new(doc, "created", json_string(created));
+    if (o->author && *o->author) {
+        json_object_set_new(doc, "author", json_string(o->author));
+    } else {
+        json_object_del(doc, "author");
+    }
+    if (o->message && *o->message) {
+        json_object_set_new(doc, "comment", json_string(o->message));
+    } else {
+        json_object_del(doc, "comment");
+    }
+    json_t *rootfs = json_object_get(doc, "rootfs");
+    if (!json_is_object(rootfs)) {
+        rootfs = json_pack("{s:s,s:[]}", "type", "layers", "diff_ids");
+        json_object_set_new(doc, "rootfs", rootfs);
+    }
+    json_t *ids = json_object_get(rootfs, "diff_ids");
+    if (!json_is_array(ids)) {
+        ids = json_array();
+        json_object_set_new(rootfs, "diff_ids", ids);
+    }
+    json_array_append_new(ids, json_string(diff_id));
+    json_t *history = json_object_get(doc, "history");
+    if (!json_is_array(history)) {
+        history = json_array();
+        json_object_set_new(doc, "history", history);
+    }
+    json_t *h = json_pack("{s:s}", "created", created);
+    if (o->created_by && *o->created_by) {
+        json_object_set_new(h, "created_by", json_string(o->created_by));
+    }
+    if (o->author && *o->author) {
+        json_object_set_new(h, "author", json_string(o->author));
+    }
+    if (o->message && *o->message) {
+        json_object_set_new(h, "comment", json_string(o->message));
+    }
+    json_array_append_new(history, h);
+    STRV_FOREACH(c, (char **)o->changes)
+    {
+        int r = apply_change(config, *c, err);
+        if (r < 0) {
+            return berth_error_prefix(err, "--change '%s'", *c);
+        }
+    }
+    *ret = json_dumps(doc, JSON_COMPACT);
+    return 0;
+}
+
+static int import_config(const struct image_import_options *o, const struct image_info *parent,
+                         const char *diff_id, char **ret, struct berth_error **err)
+{
+    if (parent) {
+        return commit_config(o, parent, diff_id, ret, err);
+    }
     const char *platform = o->platform && *o->platform ? o->platform : platform_host();
     _cleanup_strv_free_ char **pp = strv_split(platform, "/");
     size_t np = strv_length(pp);
@@ -2042,11 +2114,15 @@ int image_import(struct store *s, int fd, const struct image_import_options *o, 
     struct layer_set ls = {0};
     /* Flags first: a bad --change must not cost a read of the whole input. */
     int r = 0;
+    _cleanup_(image_info_freep) struct image_info *parent = NULL;
     if (o->repository) {
         r = norm_tag(o->repository, &tag, err);
     }
+    if (r >= 0 && o->parent) {
+        r = image_get(s, o->parent, &parent, err);
+    }
     if (r >= 0) {
-        r = import_config(o, "sha256:0", &body, err);
+        r = import_config(o, parent, "sha256:0", &body, err);
         free(TAKE_PTR(body));
     }
     if (r < 0) {
@@ -2089,12 +2165,29 @@ int image_import(struct store *s, int fd, const struct image_import_options *o, 
     if (r < 0) {
         return berth_error_prefix(err, "import");
     }
-    const char *blobs[] = {in.digest};
+    /* The layer's chain: alone, or (commit) on the parent's. */
+    size_t k = parent ? parent->n_layers : 0;
+    _cleanup_free_ const char **blobs = xcalloc(k + 1, sizeof(char *));
+    _cleanup_free_ struct image_layer_rec *recs = xcalloc(k + 1, sizeof(*recs));
+    char chain[72];
+    snprintf(chain, sizeof(chain), "%s", in.diff_id);
+    for (size_t i = 0; i < k; i++) {
+        recs[i] = parent->layers[i];
+        blobs[i] = parent->layers[i].blob_digest;
+        if (!blobs[i] && streq(s->driver, "vfs")) {
+            r = berth_error_set(err, ENOTSUP, "layer '%s' of image '%s' has no stored blob",
+                                parent->layers[i].chain_id, parent->id);
+        }
+    }
+    if (k > 0) {
+        layer_chain_id(parent->layers[k - 1].chain_id, in.diff_id, chain);
+    }
+    blobs[k] = in.digest;
     if (r >= 0) {
-        r = layer_ensure(s, &ls, in.diff_id, blobs, 0, err);
+        r = layer_ensure(s, &ls, chain, blobs, k, err);
     }
     if (r >= 0) {
-        r = import_config(o, in.diff_id, &body, err);
+        r = import_config(o, parent, in.diff_id, &body, err);
     }
     if (r >= 0) {
         digest_of(body, strlen(body), cfg_digest);
@@ -2104,8 +2197,8 @@ int image_import(struct store *s, int fd, const struct image_import_options *o, 
     if (r >= 0) {
         _cleanup_(image_config_freep) struct image_config *cfg = NULL;
         r = image_config_parse(body, strlen(body), &cfg, err);
-        struct image_layer_rec rec = {
-            .chain_id = in.diff_id,
+        recs[k] = (struct image_layer_rec){
+            .chain_id = chain,
             .diff_id = in.diff_id,
             .blob_digest = in.digest,
             .media_type = (char *)layer_media_type(in.compression),
@@ -2115,8 +2208,8 @@ int image_import(struct store *s, int fd, const struct image_import_options *o, 
         struct image_add a = {
             .id = cfg_digest,
             .created = cfg ? cfg->created : NULL,
-            .layers = &rec,
-            .n_layers = 1,
+            .layers = recs,
+            .n_layers = k + 1,
             .tag = tag,
         };
         if (r >= 0) {

@@ -34,12 +34,20 @@
  * Dockerfile syntax: JSON or shell form, quoted words), the platform, and
  * the message as comment and history.
  *
+ * commit (import with a parent, for `berth commit`): the layer goes on top
+ * of the parent image's layers (chain ids continued, the layer unpacked
+ * once under its lock); the config is the parent's document with the
+ * "config" object replaced by the one given (the container's merged
+ * config), the --change instructions applied on top, diff_ids and history
+ * extended by one entry (created_by, author, comment), and "author" set.
+ *
  * Layer bytes are streamed, never held whole in memory; metadata files and
  * configs are capped (8 MiB), entries and layers counted and capped.
  */
 #ifndef BERTH_IMAGE_ARCHIVE_H
 #define BERTH_IMAGE_ARCHIVE_H
 
+#include <jansson.h>
 #include <stdbool.h>
 
 #include "basic/error.h"
@@ -77,6 +85,11 @@ struct image_import_options {
     const char *source;     /* for the default message: a file name or "-" */
     const char *platform;   /* "os/arch[/variant]"; NULL: the host's */
     const char *repository; /* REPOSITORY[:TAG] to tag the image with, or NULL */
+    /* commit only (parent non-NULL): */
+    const char *parent;     /* image id the layer goes on */
+    json_t *config;         /* the new "config" object (copied); NULL: the parent's */
+    const char *author;     /* -a */
+    const char *created_by; /* the history entry's created_by */
 };
 /* Import the rootfs tar read from fd; *ret_id is "sha256:<hex>". */
 int image_import(struct store *s, int fd, const struct image_import_options *o, char **ret_id,

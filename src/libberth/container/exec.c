@@ -1,0 +1,340 @@
+/* exec.c - run another process in a running container (see exec.h). */
+#include "libberth/container/exec.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "basic/alloc.h"
+#include "basic/chase.h"
+#include "basic/fd-util.h"
+#include "basic/fileio.h"
+#include "basic/strv.h"
+#include "libberth/container/containers.h"
+#include "libberth/container/lifecycle.h"
+#include "libberth/runtime/caps.h"
+#include "libberth/runtime/container.h"
+#include "libberth/runtime/linux.h"
+#include "libberth/runtime/spec.h"
+
+#define ACCOUNT_FILE_MAX (4u << 20)
+#define GIDS_MAX 64
+
+void container_exec_proc_release(struct container_exec_proc *p)
+{
+    safe_close(p->master), safe_close(p->stdin_fd), safe_close(p->stdout_fd);
+    safe_close(p->stderr_fd);
+    p->master = p->stdin_fd = p->stdout_fd = p->stderr_fd = -1;
+    free(p->id);
+    p->id = NULL;
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s) {
+        return false;
+    }
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The lines of an /etc/passwd- or /etc/group-shaped file of the container,
+ * split into fields; NULL when it is missing. */
+static char ***read_account_file(int rootfd, const char *file)
+{
+    _cleanup_close_ int fd = chase_open(rootfd, file, O_RDONLY, 0);
+    if (fd < 0) {
+        return NULL;
+    }
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    if (read_fd_full(fd, ACCOUNT_FILE_MAX, &buf, &len, NULL) < 0) {
+        return NULL;
+    }
+    _cleanup_strv_free_ char **lines = strv_split(buf, "\n");
+    size_t n = strv_length(lines), k = 0;
+    char ***v = xcalloc(n + 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        char **f = strv_split(lines[i], ":");
+        if (strv_length(f) >= 3) {
+            v[k++] = f;
+        } else {
+            strv_free(f);
+        }
+    }
+    return v;
+}
+
+static void account_file_free(char ***v)
+{
+    for (size_t i = 0; v && v[i]; i++) {
+        strv_free(v[i]);
+    }
+    free(v);
+}
+
+static char **find_entry(char ***v, const char *key, size_t field)
+{
+    for (size_t i = 0; v && v[i]; i++) {
+        if (streq(v[i][field], key)) {
+            return v[i];
+        }
+    }
+    return NULL;
+}
+
+/* Docker's exec User: "name", "uid", "name:group", "uid:gid" (an unknown
+ * uid is allowed, an unknown name is not); the supplementary groups are
+ * those of /etc/group that list the user by name. */
+static int resolve_user(int rootfd, const char *user, struct oci_process *p,
+                        struct berth_error **err)
+{
+    _cleanup_free_ char *u = xstrdup(user);
+    char *g = strchr(u, ':');
+    if (g) {
+        *g++ = '\0';
+    }
+    char ***pw = read_account_file(rootfd, "/etc/passwd");
+    char ***gr = read_account_file(rootfd, "/etc/group");
+    int r = 0;
+    char **ent = find_entry(pw, u, all_digits(u) ? 2 : 0);
+    uid_t uid;
+    gid_t gid = 0;
+    if (all_digits(u)) {
+        uid = (uid_t)strtoul(u, NULL, 10);
+    } else if (ent) {
+        uid = (uid_t)strtoul(ent[2], NULL, 10);
+    } else {
+        r = berth_error_set(err, ENOENT,
+                            "unable to find user %s: no matching entries in passwd file", u);
+        goto out;
+    }
+    if (ent && strv_length(ent) >= 4) {
+        gid = (gid_t)strtoul(ent[3], NULL, 10);
+    }
+    if (g && *g) {
+        if (all_digits(g)) {
+            gid = (gid_t)strtoul(g, NULL, 10);
+        } else {
+            char **ge = find_entry(gr, g, 0);
+            if (!ge) {
+                r = berth_error_set(
+                    err, ENOENT, "unable to find group %s: no matching entries in group file", g);
+                goto out;
+            }
+            gid = (gid_t)strtoul(ge[2], NULL, 10);
+        }
+    }
+    free(p->user.additional_gids);
+    p->user.additional_gids = xcalloc(GIDS_MAX, sizeof(gid_t));
+    p->user.n_additional_gids = 0;
+    const char *name = ent ? ent[0] : NULL;
+    for (size_t i = 0; name && !(g && *g) && gr && gr[i]; i++) {
+        if (strv_length(gr[i]) < 4 || p->user.n_additional_gids == GIDS_MAX) {
+            continue;
+        }
+        _cleanup_strv_free_ char **members = strv_split(gr[i][3], ",");
+        if (strv_contains(members, name)) {
+            p->user.additional_gids[p->user.n_additional_gids++] =
+                (gid_t)strtoul(gr[i][2], NULL, 10);
+        }
+    }
+    p->user.uid = uid;
+    p->user.gid = gid;
+out:
+    account_file_free(pw);
+    account_file_free(gr);
+    return r;
+}
+
+/* Every capability the kernel has, as Docker's exec --privileged. */
+static void all_caps(struct oci_process *p)
+{
+    int last = berth_cap_last();
+    if (last > berth_cap_count() - 1) {
+        last = berth_cap_count() - 1; /* the runtime sets only caps it knows */
+    }
+    uint64_t all = 0;
+    /* Every capability we can give: ours (berth may itself run with a
+     * reduced bounding set, inside another container). */
+    for (int c = 0; c <= last && c < 64; c++) {
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1) {
+            all |= 1ULL << c;
+        }
+    }
+    p->has_caps = true;
+    p->caps.bounding = p->caps.effective = p->caps.permitted = all;
+    free(p->apparmor_profile);
+    p->apparmor_profile = NULL;
+}
+
+/* berth_runtime_exec with child_stdio[] as the new process's fds 0-2: the
+ * runtime passes the caller's own, so they are swapped in for the call. */
+static int exec_with_stdio(const struct berth_runtime *rt, const struct berth_exec_opts *eo,
+                           const int child_stdio[3], pid_t *ret_pid, struct berth_error **err)
+{
+    int saved[3];
+    for (int i = 0; i < 3; i++) {
+        saved[i] = fcntl(i, F_DUPFD_CLOEXEC, 3);
+    }
+    int r = 0;
+    for (int i = 0; i < 3 && r >= 0; i++) {
+        if (dup2(child_stdio[i], i) < 0) {
+            r = berth_error_sys(err, errno, "exec stdio");
+        }
+    }
+    if (r >= 0) {
+        r = berth_runtime_exec(rt, eo, ret_pid, err);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (saved[i] >= 0) {
+            dup2(saved[i], i);
+            close(saved[i]);
+        } else {
+            close(i);
+        }
+    }
+    return r;
+}
+
+int container_exec(struct store *s, const char *name_or_id, const struct container_exec_opts *o,
+                   struct container_exec_proc *ret, struct berth_error **err)
+{
+    if (!o->cmd || !o->cmd[0]) {
+        return berth_error_set(err, EINVAL, "No exec command specified");
+    }
+    if (o->workdir && *o->workdir && o->workdir[0] != '/') {
+        return berth_error_set(err, EINVAL,
+                               "the working directory '%s' is invalid, it needs to be an "
+                               "absolute path",
+                               o->workdir);
+    }
+    /* The runtime re-executes this whole command from a sealed copy of
+     * berth before it enters the container (CVE-2019-5736, linux.h). Do it
+     * now, while our fds 0-2 are still the user's: done later, inside
+     * exec_with_stdio, the re-executed CLI would start on the pipes. */
+    int r = cloned_binary_ensure(err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *id = NULL;
+    r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    bool running = streq(st.status, "running"), paused = streq(st.status, "paused");
+    pid_t init = (pid_t)st.pid;
+    container_state_file_release(&st);
+    if (paused) {
+        return berth_error_set(err, EINVAL,
+                               "Container %s is paused, unpause the container before exec", id);
+    }
+    if (!running || init <= 0) {
+        return berth_error_set(err, EINVAL, "Container %s is not running", id);
+    }
+
+    _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
+    struct berth_runtime rt = {.root = rt_root};
+    _cleanup_(oci_process_freep) struct oci_process *p = NULL;
+    r = berth_runtime_exec_process(&rt, id, o->cmd, &p, err);
+    if (r < 0) {
+        return r;
+    }
+    STRV_FOREACH(e, o->env)
+    {
+        strv_env_set(&p->env, *e);
+    }
+    if (o->workdir && *o->workdir) {
+        free(p->cwd);
+        p->cwd = xstrdup(o->workdir);
+    }
+    if (o->user && *o->user) {
+        /* The init's root is the container's root as it sees it now. */
+        _cleanup_free_ char *root = xasprintf("/proc/%d/root", (int)init);
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (rootfd < 0) {
+            return berth_error_sys(err, errno, "Container %s is not running", id);
+        }
+        r = resolve_user(rootfd, o->user, p, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    if (o->privileged) {
+        all_caps(p);
+    }
+    p->terminal = o->tty && !o->detach;
+    if (p->terminal && o->rows && o->cols) {
+        /* Set by the runtime on the new pty before the command runs. */
+        p->console_height = o->rows;
+        p->console_width = o->cols;
+    }
+
+    _cleanup_close_ int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1}, console[2] = {-1, -1};
+    struct berth_exec_opts eo = {.id = id, .process = p, .console_fd = -1};
+    if (devnull < 0) {
+        return berth_error_sys(err, errno, "open /dev/null");
+    }
+    if (p->terminal) {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
+            return berth_error_sys(err, errno, "console socket");
+        }
+        eo.console_fd = console[0];
+    } else if (!o->detach) {
+        if ((o->interactive && pipe2(in, O_CLOEXEC) < 0) || pipe2(out, O_CLOEXEC) < 0 ||
+            pipe2(errp, O_CLOEXEC) < 0) {
+            r = berth_error_sys(err, errno, "pipe");
+            goto out;
+        }
+    }
+    const int child[3] = {in[0] >= 0 ? in[0] : devnull, out[1] >= 0 ? out[1] : devnull,
+                          errp[1] >= 0 ? errp[1] : devnull};
+    pid_t pid = 0;
+    r = exec_with_stdio(&rt, &eo, child, &pid, err);
+    if (r < 0) {
+        goto out;
+    }
+    int master = -1;
+    if (p->terminal) {
+        char byte;
+        ssize_t n = recv_fd(console[1], &master, &byte, 1);
+        if (n <= 0 || master < 0) {
+            r = berth_error_sys(err, n < 0 ? (int)-n : EBADMSG, "receive the exec's terminal");
+            (void)kill(pid, SIGKILL);
+            goto out;
+        }
+        if (o->rows && o->cols) {
+            struct winsize ws = {.ws_row = o->rows, .ws_col = o->cols};
+            (void)ioctl(master, TIOCSWINSZ, &ws);
+        }
+    }
+    *ret = (struct container_exec_proc){
+        .pid = pid,
+        .master = master,
+        .stdin_fd = TAKE_FD(in[1]),
+        .stdout_fd = TAKE_FD(out[0]),
+        .stderr_fd = TAKE_FD(errp[0]),
+        .id = TAKE_PTR(id),
+    };
+out:
+    safe_close(in[0]), safe_close(in[1]), safe_close(out[0]), safe_close(out[1]);
+    safe_close(errp[0]), safe_close(errp[1]), safe_close(console[0]), safe_close(console[1]);
+    return r;
+}
