@@ -8,12 +8,14 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/log.h"
 #include "basic/parse.h"
 #include "basic/strv.h"
 #include "cli/commands.h"
@@ -189,33 +191,37 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
         (void)container_rm(s, id, true, NULL);
         return cli_fail(err, code);
     }
-    bool auto_remove =
-        json_is_true(json_object_get(json_object_get(body, "HostConfig"), "AutoRemove"));
+    /* The monitor's pid is also its exit handler's (it execs in place):
+     * once that process is gone the exit is recorded and an AutoRemove
+     * container removed, so waiting on a pidfd replaces any polling. */
+    struct container_state_file st = {0};
+    int pidfd = -1;
+    if (container_state_read(s->root, id, &st, NULL) >= 0 && st.monitor_pid > 0) {
+        pidfd = (int)syscall(SYS_pidfd_open, (pid_t)st.monitor_pid, 0);
+    }
+    container_state_file_release(&st);
     int code;
     if (tty) {
         if (terminal_attach_container(s, id, sock, true, in, false, &keys, &code) ==
             TERMINAL_DETACHED) {
+            safe_close(pidfd);
             return 0;
         }
     } else {
         code = attach_stream(sock, in);
         close(sock);
     }
-    int wcode = 0;
-    if (container_wait(s, id, &wcode, NULL) >= 0 && code < 0) {
-        code = wcode;
-    }
-    if (auto_remove) {
-        /* The exit handler removes it; return once it is gone, as docker
-         * run --rm does. */
-        for (int i = 0; i < 5000; i++) {
-            _cleanup_free_ char *x = NULL;
-            if (container_resolve(s, id, &x, NULL) < 0) {
-                break;
-            }
-            struct timespec ts = {0, 2000000};
-            nanosleep(&ts, NULL);
+    log_trace_point("run: exit frame");
+    if (pidfd >= 0) {
+        struct pollfd p = {pidfd, POLLIN, 0};
+        while (poll(&p, 1, 30000) < 0 && errno == EINTR) {
         }
+        close(pidfd);
+    }
+    log_trace_point("run: exit handler done");
+    int wcode = 0;
+    if (code < 0 && container_wait(s, id, &wcode, NULL) >= 0) {
+        code = wcode;
     }
     (void)cli;
     return code < 0 ? 125 : code;

@@ -5,6 +5,7 @@
  *   berth [GLOBAL FLAGS] COMMAND ...   the Docker-compatible CLI (cli.c)
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "basic/log.h"
@@ -63,6 +64,13 @@ static int cli_main(int argc, char **argv)
     if (debug) {
         log_set_level(LOG_LEVEL_DEBUG);
     }
+    /* Debug output of processes nobody watches (a monitor's exit handler,
+     * whose stdio is /dev/null) goes to this file; they inherit it. */
+    const char *debug_log = getenv("BERTH_DEBUG_LOG");
+    if (debug_log && *debug_log && log_set_file(debug_log) >= 0) {
+        log_set_level(LOG_LEVEL_DEBUG);
+    }
+    log_trace_point("cli: flags parsed");
     if (version) {
         printf("berth version %s\n", BERTH_VERSION);
         return 0;

@@ -52,7 +52,8 @@ start_fake() {
 # The store as a user could tell it apart: every file (not the layer lock
 # files, empty and only ever flock()ed) and the db rows.
 store_state() {
-  (cd "$T/root" && find . -path ./layers/locks -prune -o -printf '%p %y %s\n' | LC_ALL=C sort)
+  (cd "$T/root" && find . -path ./layers/locks -prune -o -path './berth.db*' -prune -o \
+    -printf '%p %y %s\n' | LC_ALL=C sort)
   sqlite3 "$T/root/berth.db" 'SELECT * FROM images; SELECT * FROM tags;
     SELECT * FROM layers; SELECT * FROM image_layers; SELECT * FROM repo_digests;'
 }

@@ -43,7 +43,10 @@ b() { "$BERTH" --root "$T/root" --runroot "$T/run" "$@"; }
 # The store as a user could tell it apart: files (not the layer lock files,
 # which are empty and only ever flock()ed) and every db row.
 store_listing() {
-  (cd "$T/root" && find . -path ./layers/locks -prune -o -printf '%p %s\n' | sort)
+  # the db by its content (its -wal/-shm files live on between commands)
+  (cd "$T/root" && find . -path ./layers/locks -prune -o -path './berth.db*' -prune -o \
+    -printf '%p %s\n' | sort)
+  sqlite3 "$T/root/berth.db" .dump
   sqlite3 "$T/root/berth.db" 'SELECT * FROM images; SELECT * FROM tags;
     SELECT * FROM layers; SELECT * FROM image_layers; SELECT * FROM repo_digests;'
 }

@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
@@ -28,6 +29,7 @@
 #include <time.h>
 
 #include "basic/alloc.h"
+#include "basic/fileio.h"
 #include "basic/fd-util.h"
 #include "basic/strbuf.h"
 #include "libberth/runtime/seccomp.h"
@@ -1156,6 +1158,54 @@ static void test_features(void **state)
     assert_true(features_has_flag("knownFlags", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"));
 }
 
+/* The compiled-program cache: a second compile of the same profile comes
+ * from the file and is the same program; a damaged file is ignored and
+ * rewritten; another profile gets another file. */
+static void test_cache(void **state)
+{
+    char dir[] = "/tmp/berth-sc-cache-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char *cache = xasprintf("%s/@seccomp", dir);
+    json_t *p = docker_like_profile(false);
+    struct seccomp_program *a = NULL, *b = NULL, *c = NULL;
+    assert_int_equal(seccomp_program_compile_cached(p, cache, &a, NULL), 0);
+    assert_int_equal(seccomp_program_compile_cached(p, cache, &b, NULL), 0);
+    unsigned long fa, fb;
+    const struct sock_fprog *pa = seccomp_program_fprog(a, &fa);
+    const struct sock_fprog *pb = seccomp_program_fprog(b, &fb);
+    assert_int_equal(pa->len, pb->len);
+    assert_memory_equal(pa->filter, pb->filter, pa->len * sizeof(struct sock_filter));
+    assert_int_equal(fa, fb);
+    /* exactly one cache file; damage it */
+    DIR *d = opendir(cache);
+    assert_non_null(d);
+    struct dirent *de;
+    int files = 0;
+    char name[300] = "";
+    while ((de = readdir(d))) {
+        if (de->d_name[0] != '.') {
+            files++;
+            snprintf(name, sizeof(name), "%s/%s", cache, de->d_name);
+        }
+    }
+    closedir(d);
+    assert_int_equal(files, 1);
+    FILE *f = fopen(name, "r+");
+    assert_non_null(f);
+    fputs("garbage", f);
+    fclose(f);
+    assert_int_equal(seccomp_program_compile_cached(p, cache, &c, NULL), 0);
+    const struct sock_fprog *pc = seccomp_program_fprog(c, &fb);
+    assert_int_equal(pc->len, pa->len);
+    assert_memory_equal(pc->filter, pa->filter, pa->len * sizeof(struct sock_filter));
+    seccomp_program_free(a);
+    seccomp_program_free(b);
+    seccomp_program_free(c);
+    json_decref(p);
+    assert_int_equal(rm_rf_at(AT_FDCWD, dir, NULL), 0);
+    free(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1175,6 +1225,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_large_profile),
         cmocka_unit_test(test_features),
+        cmocka_unit_test(test_cache),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -125,6 +125,7 @@ static void clear_stopped_by_user(struct store *s, const char *id)
 int container_create(struct store *s, json_t *body, const char *name, char **ret_id,
                      struct berth_error **err)
 {
+    log_trace_point("create container: start");
     const char *image = body_str(body, "Image");
     if (!image || !*image) {
         return berth_error_set(err, EINVAL, "No image specified");
@@ -665,11 +666,14 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         return 0;
     }
     _cleanup_free_ char *rootfs = NULL;
+    log_trace_point("start: checked");
     r = container_rootfs_mount(s, c, &rootfs, err);
     if (r < 0) {
         return r;
     }
+    log_trace_point("start: rootfs mounted");
     r = write_bundle(s, c, rootfs, err);
+    log_trace_point("start: bundle written");
     _cleanup_free_ char *bundle = bundle_dir(s, id);
     _cleanup_free_ char *sock = xasprintf("%s/attach.sock", bundle);
     _cleanup_close_ int listen_fd = r < 0 ? r : listen_attach(sock, err);
@@ -731,6 +735,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     ready[1] = -1;
     pid_t monitor = 0, init = 0;
     r = read_ready(ready[0], &monitor, &init, err);
+    log_trace_point("start: monitor ready");
     if (r < 0) {
         goto rollback;
     }
@@ -1025,11 +1030,30 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
      * the bundle gone, or a new start would race this cleanup. */
     _cleanup_free_ char *rt_root = runtime_root(s);
     struct berth_runtime rt = {.root = rt_root};
+    log_trace_point("exited: start");
     (void)berth_runtime_delete(&rt, id, true, NULL);
+    log_trace_point("exited: runtime deleted");
     (void)container_rootfs_unmount(s, id, NULL);
+    log_trace_point("exited: unmounted");
     _cleanup_free_ char *bundle = bundle_dir(s, id);
     (void)rm_rf_at(AT_FDCWD, bundle, NULL);
+    bool auto_remove =
+        have_record && json_is_true(json_object_get(host_config(c->body), "AutoRemove"));
+    if (auto_remove && !restart) {
+        /* Going away now: the final state would be written (and flushed to
+         * disk) only to be deleted. It is written if the removal fails. */
+        r = container_remove(s, id, err);
+        if (r >= 0 || r == -ENOENT) {
+            container_state_file_release(&st);
+            return 0;
+        }
+        if (err) {
+            berth_error_free(*err);
+            *err = NULL;
+        }
+    }
     r = container_state_write(s->root, id, &st, err);
+    log_trace_point("exited: state written");
     if (r < 0) {
         container_state_file_release(&st);
         return r;

@@ -1114,6 +1114,13 @@ void stub_main(long *sp)
  * waits for EOF. */
 static void finish(char **argv, char **envp, long berth_fd)
 {
+    /* A client may still wait in the listen queue: `berth run` connects
+     * before the container starts, and a container that is quick enough can
+     * exit before the loop ever polled (or the loop ended on the same
+     * wakeup). Take it now, so it gets the output and the exit frame. */
+    if (g_listen >= 0) {
+        accept_clients();
+    }
     for (int s = 0; s < 2; s++) {
         unsigned long total = 0;
         while ((s ? g_err : g_out) >= 0 && total < DRAIN_MAX) {

@@ -199,6 +199,14 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
     return rm_rf_at(pfd, slash + 1, err);
 }
 
+/* Compiled seccomp programs are cached beside the containers' state: the
+ * name cannot be a container id ('@' is not allowed in one), so `list`
+ * never sees it. The directory is made on first use, 0700. */
+static char *seccomp_cache_dir(const struct berth_runtime *rt)
+{
+    return rt->root ? xasprintf("%s/@seccomp", rt->root) : NULL;
+}
+
 int berth_runtime_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
                          pid_t *ret_pid, struct berth_error **err)
 {
@@ -240,7 +248,8 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     }
     _cleanup_(seccomp_program_freep) struct seccomp_program *sc = NULL;
     if (spec->linux_.seccomp) {
-        r = seccomp_program_compile(spec->linux_.seccomp, &sc, err);
+        _cleanup_free_ char *cache = seccomp_cache_dir(rt);
+        r = seccomp_program_compile_cached(spec->linux_.seccomp, cache, &sc, err);
         if (r < 0) {
             return r;
         }
@@ -658,7 +667,8 @@ int berth_runtime_exec(const struct berth_runtime *rt, const struct berth_exec_o
     }
     _cleanup_(seccomp_program_freep) struct seccomp_program *sc = NULL;
     if (spec->linux_.seccomp) {
-        r = seccomp_program_compile(spec->linux_.seccomp, &sc, err);
+        _cleanup_free_ char *cache = seccomp_cache_dir(rt);
+        r = seccomp_program_compile_cached(spec->linux_.seccomp, cache, &sc, err);
         if (r < 0) {
             return r;
         }

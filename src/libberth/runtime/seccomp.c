@@ -1,5 +1,6 @@
 #include "seccomp.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -10,6 +11,10 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
@@ -713,6 +718,128 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struc
     prog->listener_path = listener_path ? xstrdup(listener_path) : NULL;
     prog->listener_metadata =
         listener_metadata && *listener_metadata ? xstrdup(listener_metadata) : NULL;
+    *ret = prog;
+    return 0;
+}
+
+/* ---- compiled programs cached by profile -------------------------------
+ *
+ * Compiling a Docker-sized profile costs libseccomp 1-9 ms (every rule for
+ * every architecture), the largest single cost of `berth run`. The result
+ * depends only on the profile, libseccomp's version and the machine, so it
+ * is kept under the runtime's state root (root-only, on a tmpfs that a
+ * reboot empties): <cache_dir>/<sha256 of all three>. A file that does not
+ * have the exact layout is ignored and rewritten. Profiles with a
+ * listenerPath are not cached (their program carries the path). */
+
+#define CACHE_MAGIC 0x31435342u /* "BSC1" */
+
+struct cache_header {
+    uint32_t magic;
+    uint32_t len; /* filter instructions */
+    uint64_t flags;
+    uint32_t notify;
+    uint32_t pad;
+};
+
+static char *cache_key(json_t *profile)
+{
+    _cleanup_free_ char *text = json_dumps(profile, JSON_SORT_KEYS | JSON_COMPACT);
+    if (!text) {
+        return NULL;
+    }
+    const struct scmp_version *v = seccomp_version();
+    struct utsname u;
+    uname(&u);
+    _cleanup_free_ char *salt = xasprintf("\n%u.%u.%u %s %s", v ? v->major : 0, v ? v->minor : 0,
+                                          v ? v->micro : 0, u.machine, u.release);
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1 ||
+        EVP_DigestUpdate(c, text, strlen(text)) != 1 ||
+        EVP_DigestUpdate(c, salt, strlen(salt)) != 1 || EVP_DigestFinal_ex(c, md, &mdlen) != 1) {
+        EVP_MD_CTX_free(c);
+        return NULL;
+    }
+    EVP_MD_CTX_free(c);
+    char hex[65];
+    for (unsigned i = 0; i < 32; i++) {
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    }
+    return xstrdup(hex);
+}
+
+static struct seccomp_program *cache_read(const char *path)
+{
+    _cleanup_free_ char *buf = NULL;
+    size_t len = 0;
+    if (read_file_at(AT_FDCWD, path, 1u << 20, &buf, &len, NULL) < 0 ||
+        len < sizeof(struct cache_header)) {
+        return NULL;
+    }
+    struct cache_header h;
+    memcpy(&h, buf, sizeof(h));
+    if (h.magic != CACHE_MAGIC || h.len == 0 || h.len > BPF_MAXINSNS ||
+        len != sizeof(h) + (size_t)h.len * sizeof(struct sock_filter)) {
+        return NULL;
+    }
+    struct seccomp_program *prog = xcalloc(1, sizeof(*prog));
+    prog->fprog.len = (unsigned short)h.len;
+    prog->fprog.filter = xmalloc((size_t)h.len * sizeof(struct sock_filter));
+    memcpy(prog->fprog.filter, buf + sizeof(h), (size_t)h.len * sizeof(struct sock_filter));
+    prog->flags = (unsigned long)h.flags;
+    prog->notify = h.notify != 0;
+    return prog;
+}
+
+static void cache_write(const char *dir, const char *path, const struct seccomp_program *prog)
+{
+    /* The parent is the runtime's state root, which create makes 0711
+     * later anyway; the cache itself is root's alone. */
+    _cleanup_free_ char *parent = xstrdup(dir);
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        (void)mkdir_p(parent, 0711, NULL);
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        return;
+    }
+    struct cache_header h = {
+        .magic = CACHE_MAGIC,
+        .len = prog->fprog.len,
+        .flags = prog->flags,
+        .notify = prog->notify,
+    };
+    size_t n = (size_t)prog->fprog.len * sizeof(struct sock_filter);
+    _cleanup_free_ char *buf = xmalloc(sizeof(h) + n);
+    memcpy(buf, &h, sizeof(h));
+    memcpy(buf + sizeof(h), prog->fprog.filter, n);
+    /* Best effort: a cache that cannot be written only costs time. */
+    (void)write_file_replace_at(AT_FDCWD, path, buf, sizeof(h) + n, 0600, NULL);
+}
+
+int seccomp_program_compile_cached(json_t *profile, const char *cache_dir,
+                                   struct seccomp_program **ret, struct berth_error **err)
+{
+    const char *lp = json_string_value(json_object_get(profile, "listenerPath"));
+    _cleanup_free_ char *key = cache_dir && !(lp && *lp) ? cache_key(profile) : NULL;
+    if (!key) {
+        return seccomp_program_compile(profile, ret, err);
+    }
+    _cleanup_free_ char *path = xasprintf("%s/%s", cache_dir, key);
+    struct seccomp_program *prog = cache_read(path);
+    if (prog) {
+        log_debug("seccomp: compiled program from the cache");
+        *ret = prog;
+        return 0;
+    }
+    int r = seccomp_program_compile(profile, &prog, err);
+    if (r < 0) {
+        return r;
+    }
+    cache_write(cache_dir, path, prog);
     *ret = prog;
     return 0;
 }

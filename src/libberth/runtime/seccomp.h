@@ -26,6 +26,11 @@ struct seccomp_program;
 /* Compile linux.seccomp (a JSON object). */
 int seccomp_program_compile(json_t *profile, struct seccomp_program **ret,
                             struct berth_error **err);
+/* The same, through a cache of compiled programs in cache_dir (created
+ * 0700; NULL: no cache) keyed by the profile, libseccomp's version and the
+ * machine. */
+int seccomp_program_compile_cached(json_t *profile, const char *cache_dir,
+                                   struct seccomp_program **ret, struct berth_error **err);
 /* Install the filter on the calling thread. If the profile used
  * SCMP_ACT_NOTIFY, *ret_notify_fd receives the listener fd (else -1).
  * Async-signal-safe enough to run in a forked child: no allocation. */

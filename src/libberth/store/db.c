@@ -22,6 +22,7 @@
     X(sqlite3_open_v2)                                                                             \
     X(sqlite3_close_v2)                                                                            \
     X(sqlite3_busy_timeout)                                                                        \
+    X(sqlite3_db_config)                                                                           \
     X(sqlite3_exec)                                                                                \
     X(sqlite3_prepare_v2)                                                                          \
     X(sqlite3_bind_text)                                                                           \
@@ -189,6 +190,11 @@ int db_open(const char *root, struct berth_db **ret, struct berth_error **err)
         return sq_error(db, rc, err, "open");
     }
     sq.sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
+    /* Every berth command opens and closes the db; the last connection to
+     * close would checkpoint the WAL into the db and delete it (two disk
+     * flushes per command). Leave that to SQLite's automatic checkpoints:
+     * WAL mode stays crash-safe either way. */
+    sq.sqlite3_db_config(db->h, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, (int *)NULL);
     /* WAL: readers never block the writer and a crash mid-write rolls back;
      * synchronous=NORMAL in WAL mode keeps the database consistent across a
      * power loss (a last commit may be lost, never half-applied). */
