@@ -250,7 +250,7 @@ int container_exec(struct store *s, const char *name_or_id, const struct contain
     }
 
     _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     _cleanup_(oci_process_freep) struct oci_process *p = NULL;
     r = berth_runtime_exec_process(&rt, id, o->cmd, &p, err);
     if (r < 0) {

@@ -953,7 +953,7 @@ int container_commit(struct store *s, const char *name_or_id,
         return r;
     }
     _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     _cleanup_json_ json_t *inspect = NULL;
     _cleanup_json_ json_t *config = NULL;
     _cleanup_free_ char *by = NULL;

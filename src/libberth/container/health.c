@@ -270,7 +270,7 @@ int container_health_run(struct store *s, const char *id, struct berth_error **e
         args = strv_copy(h.test + 1);
     }
     _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     _cleanup_free_ char *start = now_rfc3339();
     struct probe_result pr = {0};
     struct berth_error *perr = NULL;

@@ -499,7 +499,7 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
 {
     struct berth_error *err = NULL;
     _cleanup_free_ char *rt_root = runtime_root(m->s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = m->s->seccomp_cache};
     int console[2] = {-1, -1};
     if (m->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
         berth_error_sys(&err, errno, "console socket");
@@ -640,7 +640,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
 {
     _cleanup_free_ char *id = NULL, *now = NULL;
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     int r = container_resolve(s, name_or_id, &id, err);
     if (r < 0) {
         return r;
@@ -869,7 +869,7 @@ int container_status(struct store *s, const char *id, struct container_state_fil
         return 0;
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     struct container_state *cs = NULL;
     enum container_status rs = STATUS_STOPPED;
     if (berth_runtime_state(&rt, id, &cs, NULL) >= 0) {
@@ -1029,7 +1029,7 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
      * wait, a start right after) must find the runtime state, the mount and
      * the bundle gone, or a new start would race this cleanup. */
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     log_trace_point("exited: start");
     (void)berth_runtime_delete(&rt, id, true, NULL);
     log_trace_point("exited: runtime deleted");
@@ -1118,7 +1118,7 @@ int container_boot(struct store *s, const char *id, bool *ret_started, struct be
     }
     /* What a killed monitor left behind (nothing after a real reboot). */
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     (void)berth_runtime_delete(&rt, id, true, NULL);
     r = container_start(s, id, NULL, NULL, err);
     if (r >= 0) {
@@ -1193,7 +1193,7 @@ int container_kill(struct store *s, const char *name_or_id, int sig, struct bert
         }
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     r = berth_runtime_kill(&rt, id, sig, sig == SIGKILL, err);
     if (r == -ENOENT) {
         berth_error_free(*err);
@@ -1223,7 +1223,7 @@ int container_stop(struct store *s, const char *name_or_id, int timeout, struct 
         timeout = json_is_integer(t) ? (int)json_integer_value(t) : DEFAULT_STOP_TIMEOUT;
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     struct container_state_file st = {0};
     r = container_status(s, id, &st, err);
     if (r < 0) {
@@ -1287,7 +1287,7 @@ int container_rm(struct store *s, const char *name_or_id, bool force, struct ber
                                id);
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     if (running) {
         set_stopped_by_user(s, id, "rm"); /* no restart policy may bring it back */
         (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);

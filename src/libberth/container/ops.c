@@ -83,7 +83,7 @@ int container_pause(struct store *s, const char *name_or_id, struct berth_error 
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     r = berth_runtime_pause(&rt, id, err);
     if (r < 0) {
         return berth_error_prefix(err, "Cannot pause container %s", id);
@@ -102,7 +102,7 @@ int container_unpause(struct store *s, const char *name_or_id, struct berth_erro
         return berth_error_set(err, EINVAL, "Container %s is not paused", id);
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     r = berth_runtime_resume(&rt, id, err);
     if (r < 0) {
         return berth_error_prefix(err, "Cannot unpause container %s", id);
@@ -152,7 +152,7 @@ int container_restart(struct store *s, const char *name_or_id, int timeout,
         /* A frozen task does not act on SIGTERM (nor, on cgroup v1, on
          * SIGKILL) until thawed: thaw first so the stop is a real one. */
         _cleanup_free_ char *rt_root = runtime_root(s);
-        struct berth_runtime rt = {.root = rt_root};
+        struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
         (void)berth_runtime_resume(&rt, id, NULL);
     }
     if (up) {
@@ -370,7 +370,7 @@ int container_top(struct store *s, const char *name_or_id, const char *ps_args,
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root};
+    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     r = berth_runtime_pids(&rt, id, &pids, &n, err);
@@ -717,7 +717,7 @@ int container_update(struct store *s, const char *name_or_id, json_t *update,
     if (is_up(status)) {
         _cleanup_json_ json_t *res = update_resources(update);
         _cleanup_free_ char *rt_root = runtime_root(s);
-        struct berth_runtime rt = {.root = rt_root};
+        struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
         if (res && (r = berth_runtime_update(&rt, id, res, err)) < 0) {
             return berth_error_prefix(err, "Cannot update container %s", id);
         }

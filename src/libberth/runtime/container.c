@@ -199,12 +199,9 @@ static int destroy(struct container_state *s, bool force, struct berth_error **e
     return rm_rf_at(pfd, slash + 1, err);
 }
 
-/* Compiled seccomp programs are cached beside the containers' state: the
- * name cannot be a container id ('@' is not allowed in one), so `list`
- * never sees it. The directory is made on first use, 0700. */
 static char *seccomp_cache_dir(const struct berth_runtime *rt)
 {
-    return rt->root ? xasprintf("%s/@seccomp", rt->root) : NULL;
+    return rt->seccomp_cache ? xstrdup(rt->seccomp_cache) : NULL;
 }
 
 int berth_runtime_create(const struct berth_runtime *rt, const struct berth_create_opts *o,

@@ -20,6 +20,10 @@
 struct berth_runtime {
     const char *root;    /* state root, e.g. /run/berth-runtime */
     bool systemd_cgroup; /* cgroupsPath is "slice:prefix:name" */
+    /* Where compiled seccomp programs are cached (seccomp.h), or NULL for
+     * none: berth's containers use <runroot>/seccomp-cache; berth-runtime
+     * driven by other engines keeps nothing beyond their containers. */
+    const char *seccomp_cache;
 };
 
 struct berth_create_opts {

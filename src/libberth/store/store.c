@@ -77,6 +77,7 @@ int store_open(const struct store_options *opts, struct store **ret, struct bert
     if (!s->root || !s->runroot) {
         return berth_error_sys(err, errno, "current directory");
     }
+    s->seccomp_cache = xasprintf("%s/seccomp-cache", s->runroot);
     int r = mkdir_p(s->root, 0711, err);
     if (r >= 0) {
         r = mkdir_p(s->runroot, 0711, err);
@@ -154,6 +155,7 @@ void store_free(struct store *s)
     blob_store_free(s->blobs);
     db_close(s->db);
     free(s->driver);
+    free(s->seccomp_cache);
     free(s->root);
     free(s->runroot);
     free(s);

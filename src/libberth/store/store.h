@@ -40,6 +40,9 @@ struct store_options {
 struct store {
     char *root, *runroot;
     char *driver; /* "overlay" or "vfs" */
+    /* <runroot>/seccomp-cache: compiled seccomp programs of the containers'
+     * profiles (runtime/seccomp.h), gone at reboot with the runroot. */
+    char *seccomp_cache;
     struct berth_db *db;
     struct blob_store *blobs;
     struct layer_store *layers;
