@@ -1,8 +1,12 @@
 /* units.c - Docker's human sizes and durations (see units.h). */
 #include "units.h"
 
+#include <time.h>
+
 #include "alloc.h"
 #include "macro.h"
+
+#include <string.h>
 
 char *human_size(double bytes, int precision)
 {
@@ -50,4 +54,34 @@ char *human_duration(long long seconds)
         return xasprintf("%lld months", hours / 24 / 30);
     }
     return xasprintf("%lld years", seconds / (3600LL * 24 * 365));
+}
+
+char *rfc3339_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+    return xasprintf("%s.%09ldZ", buf, (long)ts.tv_nsec);
+}
+
+long long rfc3339_parse(const char *t)
+{
+    struct tm tm = {0};
+    if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)) {
+        return 0;
+    }
+    return (long long)timegm(&tm);
+}
+
+long long rfc3339_parse_ms(const char *t)
+{
+    long long ms = 0;
+    const char *dot = t ? strchr(t, '.') : NULL;
+    for (int i = 1; dot && i <= 3 && dot[i] >= '0' && dot[i] <= '9'; i++) {
+        ms = ms * 10 + (dot[i] - '0');
+    }
+    return rfc3339_parse(t) * 1000 + ms;
 }

@@ -331,11 +331,7 @@ void cli_print_json(json_t *j)
 
 long long cli_parse_time(const char *rfc3339)
 {
-    struct tm tm = {0};
-    if (!rfc3339 || !strptime(rfc3339, "%Y-%m-%dT%H:%M:%S", &tm)) {
-        return 0;
-    }
-    return (long long)timegm(&tm);
+    return rfc3339_parse(rfc3339);
 }
 
 char *cli_human_size(double bytes)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/units.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
@@ -179,19 +180,6 @@ static int generate_name(char **ret, struct berth_error **err)
     *ret = xasprintf("%s_%s", adjectives[rnd[0] % ARRAY_SIZE(adjectives)],
                      surnames[rnd[1] % ARRAY_SIZE(surnames)]);
     return 0;
-}
-
-/* RFC 3339 UTC with all nine fraction digits: fixed width, so the text
- * column sorts in time order. */
-static char *now_rfc3339(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
 }
 
 /* ---- /etc files ---- */
@@ -914,7 +902,7 @@ int container_record_create(struct store *s, json_t *body, const char *name, con
     if (r < 0) {
         return r;
     }
-    _cleanup_free_ char *created = now_rfc3339();
+    _cleanup_free_ char *created = rfc3339_now();
     _cleanup_free_ char *body_s = json_dump_compact(body);
     _cleanup_free_ char *chosen = name ? xstrdup(name) : NULL;
     r = db_begin(s->db, err);

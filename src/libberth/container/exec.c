@@ -1,6 +1,8 @@
 /* exec.c - run another process in a running container (see exec.h). */
 #include "libberth/container/exec.h"
 
+#include "libberth/container/account.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,15 +19,13 @@
 #include "basic/fd-util.h"
 #include "basic/fileio.h"
 #include "basic/strv.h"
+#include "libberth/container/account.h"
 #include "libberth/container/containers.h"
 #include "libberth/container/lifecycle.h"
 #include "libberth/runtime/caps.h"
 #include "libberth/runtime/container.h"
 #include "libberth/runtime/linux.h"
 #include "libberth/runtime/spec.h"
-
-#define ACCOUNT_FILE_MAX (4u << 20)
-#define GIDS_MAX 64
 
 void container_exec_proc_release(struct container_exec_proc *p)
 {
@@ -34,128 +34,6 @@ void container_exec_proc_release(struct container_exec_proc *p)
     p->master = p->stdin_fd = p->stdout_fd = p->stderr_fd = -1;
     free(p->id);
     p->id = NULL;
-}
-
-static bool all_digits(const char *s)
-{
-    if (!*s) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* The lines of an /etc/passwd- or /etc/group-shaped file of the container,
- * split into fields; NULL when it is missing. */
-static char ***read_account_file(int rootfd, const char *file)
-{
-    _cleanup_close_ int fd = chase_open(rootfd, file, O_RDONLY, 0);
-    if (fd < 0) {
-        return NULL;
-    }
-    _cleanup_free_ char *buf = NULL;
-    size_t len;
-    if (read_fd_full(fd, ACCOUNT_FILE_MAX, &buf, &len, NULL) < 0) {
-        return NULL;
-    }
-    _cleanup_strv_free_ char **lines = strv_split(buf, "\n");
-    size_t n = strv_length(lines), k = 0;
-    char ***v = xcalloc(n + 1, sizeof(*v));
-    for (size_t i = 0; i < n; i++) {
-        char **f = strv_split(lines[i], ":");
-        if (strv_length(f) >= 3) {
-            v[k++] = f;
-        } else {
-            strv_free(f);
-        }
-    }
-    return v;
-}
-
-static void account_file_free(char ***v)
-{
-    for (size_t i = 0; v && v[i]; i++) {
-        strv_free(v[i]);
-    }
-    free(v);
-}
-
-static char **find_entry(char ***v, const char *key, size_t field)
-{
-    for (size_t i = 0; v && v[i]; i++) {
-        if (streq(v[i][field], key)) {
-            return v[i];
-        }
-    }
-    return NULL;
-}
-
-/* Docker's exec User: "name", "uid", "name:group", "uid:gid" (an unknown
- * uid is allowed, an unknown name is not); the supplementary groups are
- * those of /etc/group that list the user by name. */
-static int resolve_user(int rootfd, const char *user, struct oci_process *p,
-                        struct berth_error **err)
-{
-    _cleanup_free_ char *u = xstrdup(user);
-    char *g = strchr(u, ':');
-    if (g) {
-        *g++ = '\0';
-    }
-    char ***pw = read_account_file(rootfd, "/etc/passwd");
-    char ***gr = read_account_file(rootfd, "/etc/group");
-    int r = 0;
-    char **ent = find_entry(pw, u, all_digits(u) ? 2 : 0);
-    uid_t uid;
-    gid_t gid = 0;
-    if (all_digits(u)) {
-        uid = (uid_t)strtoul(u, NULL, 10);
-    } else if (ent) {
-        uid = (uid_t)strtoul(ent[2], NULL, 10);
-    } else {
-        r = berth_error_set(err, ENOENT,
-                            "unable to find user %s: no matching entries in passwd file", u);
-        goto out;
-    }
-    if (ent && strv_length(ent) >= 4) {
-        gid = (gid_t)strtoul(ent[3], NULL, 10);
-    }
-    if (g && *g) {
-        if (all_digits(g)) {
-            gid = (gid_t)strtoul(g, NULL, 10);
-        } else {
-            char **ge = find_entry(gr, g, 0);
-            if (!ge) {
-                r = berth_error_set(
-                    err, ENOENT, "unable to find group %s: no matching entries in group file", g);
-                goto out;
-            }
-            gid = (gid_t)strtoul(ge[2], NULL, 10);
-        }
-    }
-    free(p->user.additional_gids);
-    p->user.additional_gids = xcalloc(GIDS_MAX, sizeof(gid_t));
-    p->user.n_additional_gids = 0;
-    const char *name = ent ? ent[0] : NULL;
-    for (size_t i = 0; name && !(g && *g) && gr && gr[i]; i++) {
-        if (strv_length(gr[i]) < 4 || p->user.n_additional_gids == GIDS_MAX) {
-            continue;
-        }
-        _cleanup_strv_free_ char **members = strv_split(gr[i][3], ",");
-        if (strv_contains(members, name)) {
-            p->user.additional_gids[p->user.n_additional_gids++] =
-                (gid_t)strtoul(gr[i][2], NULL, 10);
-        }
-    }
-    p->user.uid = uid;
-    p->user.gid = gid;
-out:
-    account_file_free(pw);
-    account_file_free(gr);
-    return r;
 }
 
 /* Every capability the kernel has, as Docker's exec --privileged. */
@@ -271,10 +149,16 @@ int container_exec(struct store *s, const char *name_or_id, const struct contain
         if (rootfd < 0) {
             return berth_error_sys(err, errno, "Container %s is not running", id);
         }
-        r = resolve_user(rootfd, o->user, p, err);
+        struct container_user cu;
+        r = container_user_resolve(rootfd, o->user, NULL, &cu, err);
         if (r < 0) {
             return r;
         }
+        free(p->user.additional_gids);
+        p->user.uid = cu.uid;
+        p->user.gid = cu.gid;
+        p->user.additional_gids = TAKE_PTR(cu.gids);
+        p->user.n_additional_gids = cu.n_gids;
     }
     if (o->privileged) {
         all_caps(p);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/units.h"
 #include "basic/fd-util.h"
 #include "basic/fileio.h"
 #include "basic/strv.h"
@@ -108,17 +109,6 @@ static json_t *health_load(struct store *s, const char *id, const char *started_
     json_object_set_new(h, "Log", json_array());
     json_object_set_new(h, "StartedAt", json_string(started_at ? started_at : ""));
     return h;
-}
-
-static char *now_rfc3339(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    return xasprintf("%s.%09ldZ", buf, (long)ts.tv_nsec);
 }
 
 static long long mono_ms(void)
@@ -271,7 +261,7 @@ int container_health_run(struct store *s, const char *id, struct berth_error **e
     }
     _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
     struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
-    _cleanup_free_ char *start = now_rfc3339();
+    _cleanup_free_ char *start = rfc3339_now();
     struct probe_result pr = {0};
     struct berth_error *perr = NULL;
     if (probe(&rt, id, args, h.timeout_ns / 1000000, &pr, &perr) < 0) {
@@ -281,7 +271,7 @@ int container_health_run(struct store *s, const char *id, struct berth_error **e
         berth_error_free(perr);
     }
     strv_free(args);
-    _cleanup_free_ char *end = now_rfc3339();
+    _cleanup_free_ char *end = rfc3339_now();
 
     _cleanup_json_ json_t *hj = health_load(s, id, st.started_at);
     json_t *log = json_object_get(hj, "Log");

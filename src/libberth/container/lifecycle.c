@@ -26,6 +26,7 @@
 #include "basic/units.h"
 #include "libberth/common/json-util.h"
 #include "libberth/container/health.h"
+#include "libberth/container/account.h"
 #include "libberth/container/monitor.h"
 #include "libberth/container/oci-spec.h"
 #include "libberth/image/images.h"
@@ -33,7 +34,6 @@
 #include "libberth/runtime/container.h"
 
 #define ZERO_TIME "0001-01-01T00:00:00Z"
-#define PASSWD_MAX (4u << 20)
 #define READY_MAX 4096
 #define DEFAULT_STOP_TIMEOUT 10
 #define KILL_WAIT_MS 10000
@@ -46,27 +46,6 @@ static char *runtime_root(struct store *s)
 static char *bundle_dir(struct store *s, const char *id)
 {
     return xasprintf("%s/containers/%s", s->runroot, id);
-}
-
-/* RFC 3339 UTC with nanoseconds, as Docker writes StartedAt/FinishedAt. */
-static char *now_rfc3339(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    return xasprintf("%s.%09ldZ", buf, (long)ts.tv_nsec);
-}
-
-static long long parse_rfc3339(const char *t)
-{
-    struct tm tm = {0};
-    if (!t || !strptime(t, "%Y-%m-%dT%H:%M:%S", &tm)) {
-        return 0;
-    }
-    return (long long)timegm(&tm);
 }
 
 static void sleep_ms(long ms)
@@ -150,110 +129,6 @@ int container_create(struct store *s, json_t *body, const char *name, char **ret
     return 0;
 }
 
-/* ---- the container's user, resolved inside its rootfs ---------------- */
-
-/* Find name (or a numeric id) in an /etc/passwd- or /etc/group-shaped file
- * of the rootfs, read through the rootfs dirfd (never NSS: CVE-2019-14271).
- * Returns the matching line's fields split by ':' or NULL. */
-static char **find_entry(int rootfd, const char *file, const char *name, bool by_id)
-{
-    _cleanup_close_ int fd = chase_open(rootfd, file, O_RDONLY, 0);
-    if (fd < 0) {
-        return NULL;
-    }
-    _cleanup_free_ char *buf = NULL;
-    size_t len;
-    if (read_fd_full(fd, PASSWD_MAX, &buf, &len, NULL) < 0) {
-        return NULL;
-    }
-    _cleanup_strv_free_ char **lines = strv_split(buf, "\n");
-    STRV_FOREACH(l, lines)
-    {
-        char **f = strv_split(*l, ":");
-        if (strv_length(f) >= 3 && streq(by_id ? f[2] : f[0], name)) {
-            return f;
-        }
-        strv_free(f);
-    }
-    return NULL;
-}
-
-static bool all_digits(const char *s)
-{
-    if (!*s) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Docker's User forms: "", "name", "uid", "name:group", "uid:gid". A name
- * that is not in the image's /etc/passwd is an error, as Docker's
- * "unable to find user x: no matching entries in passwd file". The
- * primary group and the user's supplementary groups come from the files;
- * GroupAdd adds more (names or ids). */
-static int resolve_user(int rootfd, const char *user, json_t *group_add, struct oci_spec_user *ret,
-                        struct berth_error **err)
-{
-    *ret = (struct oci_spec_user){0};
-    if (!user || !*user) {
-        user = "0";
-    }
-    _cleanup_free_ char *u = xstrdup(user);
-    char *g = strchr(u, ':');
-    if (g) {
-        *g++ = '\0';
-    }
-    _cleanup_strv_free_ char **pw = find_entry(rootfd, "/etc/passwd", u, all_digits(u));
-    if (all_digits(u)) {
-        ret->uid = (uid_t)strtoul(u, NULL, 10);
-        ret->gid = pw && strv_length(pw) >= 4 ? (gid_t)strtoul(pw[3], NULL, 10) : 0;
-    } else if (pw && strv_length(pw) >= 4) {
-        ret->uid = (uid_t)strtoul(pw[2], NULL, 10);
-        ret->gid = (gid_t)strtoul(pw[3], NULL, 10);
-    } else {
-        return berth_error_set(err, ENOENT,
-                               "unable to find user %s: no matching entries in passwd file", u);
-    }
-    if (g && *g) {
-        if (all_digits(g)) {
-            ret->gid = (gid_t)strtoul(g, NULL, 10);
-        } else {
-            _cleanup_strv_free_ char **gr = find_entry(rootfd, "/etc/group", g, false);
-            if (!gr) {
-                return berth_error_set(
-                    err, ENOENT, "unable to find group %s: no matching entries in group file", g);
-            }
-            ret->gid = (gid_t)strtoul(gr[2], NULL, 10);
-        }
-    }
-    size_t n = json_array_size(group_add);
-    ret->additional_gids = xcalloc(n + 1, sizeof(gid_t));
-    for (size_t i = 0; i < n; i++) {
-        const char *v = json_string_value(json_array_get(group_add, i));
-        if (!v) {
-            continue;
-        }
-        if (all_digits(v)) {
-            ret->additional_gids[ret->n_additional_gids++] = (gid_t)strtoul(v, NULL, 10);
-            continue;
-        }
-        _cleanup_strv_free_ char **gr = find_entry(rootfd, "/etc/group", v, false);
-        if (!gr) {
-            free(ret->additional_gids);
-            ret->additional_gids = NULL;
-            return berth_error_set(err, ENOENT,
-                                   "unable to find group %s: no matching entries in group file", v);
-        }
-        ret->additional_gids[ret->n_additional_gids++] = (gid_t)strtoul(gr[2], NULL, 10);
-    }
-    return 0;
-}
-
 /* ---- devices given with --device: host node numbers -------------------- */
 
 static int host_devices(json_t *hc, struct oci_spec_device **ret, size_t *ret_n,
@@ -298,6 +173,32 @@ static int host_devices(json_t *hc, struct oci_spec_device **ret, size_t *ret_n,
 
 /* ---- the OCI bundle -------------------------------------------------- */
 
+/* berth-init (init-stub.c), embedded by meson. */
+extern const unsigned char berth_init_stub[];
+extern const size_t berth_init_stub_len;
+
+/* <runroot>/berth-init for HostConfig.Init: written once, replaced (by a
+ * rename, so a running container's bind keeps its old inode) only when it
+ * differs from the embedded copy, e.g. after an upgrade. */
+static int ensure_init_binary(struct store *s, char **ret, struct berth_error **err)
+{
+    _cleanup_free_ char *path = xasprintf("%s/berth-init", s->runroot);
+    _cleanup_free_ char *have = NULL;
+    size_t n = 0;
+    struct stat st;
+    if (read_file_at(AT_FDCWD, path, berth_init_stub_len + 1, &have, &n, NULL) < 0 ||
+        n != berth_init_stub_len || memcmp(have, berth_init_stub, n) != 0 ||
+        lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0755) {
+        int r = write_file_replace_at(AT_FDCWD, path, berth_init_stub, berth_init_stub_len, 0755,
+                                      err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    *ret = TAKE_PTR(path);
+    return 0;
+}
+
 static int write_bundle(struct store *s, const struct container_record *c, const char *rootfs,
                         struct berth_error **err)
 {
@@ -330,17 +231,26 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     if ((!user || !*user) && img->config) {
         user = img->config->user;
     }
-    r = resolve_user(rootfd, user, json_object_get(hc, "GroupAdd"), &ctx.user, err);
+    struct container_user cu;
+    r = container_user_resolve(rootfd, user, json_object_get(hc, "GroupAdd"), &cu, err);
     if (r < 0) {
         return r;
     }
-    _cleanup_free_ gid_t *gids = ctx.user.additional_gids;
+    _cleanup_free_ gid_t *gids = cu.gids;
+    ctx.user = (struct oci_spec_user){
+        .uid = cu.uid, .gid = cu.gid, .additional_gids = cu.gids, .n_additional_gids = cu.n_gids};
     _cleanup_free_ struct oci_spec_device *devs = NULL;
     r = host_devices(hc, &devs, &ctx.n_devices, err);
     if (r < 0) {
         return r;
     }
     ctx.devices = devs;
+    _cleanup_free_ char *init_path = NULL;
+    if (json_is_true(json_object_get(hc, "Init")) &&
+        (r = ensure_init_binary(s, &init_path, err)) < 0) {
+        return r;
+    }
+    ctx.init_path = init_path;
     _cleanup_json_ json_t *spec = NULL;
     r = container_oci_spec(c->body, img->config, &ctx, &spec, err);
     if (r < 0) {
@@ -749,7 +659,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     }
     /* "running" before the start: the container cannot exit (and its exit
      * handler write "exited") before it has started. */
-    now = now_rfc3339();
+    now = rfc3339_now();
     struct container_state_file run = {
         .status = (char *)"running",
         .pid = init,
@@ -906,21 +816,21 @@ char *container_status_text(const struct container_state_file *st)
         return xstrdup("Created");
     }
     if (streq(st->status, "running") || streq(st->status, "paused")) {
-        _cleanup_free_ char *d = human_duration(now - parse_rfc3339(st->started_at));
+        _cleanup_free_ char *d = human_duration(now - rfc3339_parse(st->started_at));
         return xasprintf("Up %s%s", d, streq(st->status, "paused") ? " (Paused)" : "");
     }
     if (streq(st->status, "exited")) {
-        if (parse_rfc3339(st->finished_at) <= 0) {
+        if (rfc3339_parse(st->finished_at) <= 0) {
             return xasprintf("Exited (%d)", st->exit_code);
         }
-        _cleanup_free_ char *d = human_duration(now - parse_rfc3339(st->finished_at));
+        _cleanup_free_ char *d = human_duration(now - rfc3339_parse(st->finished_at));
         return xasprintf("Exited (%d) %s ago", st->exit_code, d);
     }
     if (streq(st->status, "dead")) {
         return xstrdup("Dead");
     }
     if (streq(st->status, "restarting")) {
-        _cleanup_free_ char *d = human_duration(now - parse_rfc3339(st->finished_at));
+        _cleanup_free_ char *d = human_duration(now - rfc3339_parse(st->finished_at));
         return xasprintf("Restarting (%d) %s ago", st->exit_code, d);
     }
     return xstrdup(st->status);
@@ -959,19 +869,6 @@ static long backoff_next(struct store *s, const char *id, long ran_ms)
     return (long)ms;
 }
 
-static long long rfc3339_ms(const char *t)
-{
-    long long secs = parse_rfc3339(t);
-    const char *dot = t ? strchr(t, '.') : NULL;
-    long long ms = 0;
-    if (dot) {
-        for (int i = 1; i <= 3 && dot[i] >= '0' && dot[i] <= '9'; i++) {
-            ms = ms * 10 + (dot[i] - '0');
-        }
-    }
-    return secs * 1000 + ms;
-}
-
 /* Docker's policies: "no" (or ""), "always", "unless-stopped",
  * "on-failure[:N]" (only a non-zero exit, at most N restarts, 0: no
  * limit). Nothing restarts what the user stopped or killed. */
@@ -1004,8 +901,8 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
     if (r < 0) {
         return r;
     }
-    _cleanup_free_ char *now = now_rfc3339();
-    long long ran_ms = rfc3339_ms(now) - rfc3339_ms(st.started_at);
+    _cleanup_free_ char *now = rfc3339_now();
+    long long ran_ms = rfc3339_parse_ms(now) - rfc3339_parse_ms(st.started_at);
     free(st.status);
     st.status = xstrdup("exited");
     st.exit_code = WIFEXITED(wait_status)     ? WEXITSTATUS(wait_status)

@@ -29,6 +29,8 @@
 #define MEMORY_MIN_BYTES (6LL << 20)
 #define CPU_PERIOD_US 100000LL
 #define HC "HostConfig"
+/* Where HostConfig.Init binds berth-init (Docker: /sbin/docker-init). */
+#define INIT_PATH "/sbin/berth-init"
 
 static const char *const docker_default_caps[] = {
     "CAP_CHOWN",   "CAP_DAC_OVERRIDE", "CAP_FSETID",           "CAP_FOWNER",
@@ -1466,12 +1468,13 @@ int container_oci_spec(json_t *body, const struct image_config *image,
         hc = empty;
     }
 
-    bool privileged, readonly, tty;
+    bool privileged, readonly, tty, init;
     const char *hostname = NULL, *domainname = NULL, *net_mode = NULL, *cwd = NULL;
     int64_t shm = SHM_DEFAULT_BYTES, oom_adj = 0;
     if ((r = get_bool_opt(hc, HC, "Privileged", &privileged, err)) < 0 ||
         (r = get_bool_opt(hc, HC, "ReadonlyRootfs", &readonly, err)) < 0 ||
         (r = get_bool_opt(body, "", "Tty", &tty, err)) < 0 ||
+        (r = get_bool_opt(hc, HC, "Init", &init, err)) < 0 ||
         (r = jget_str(body, "", "Hostname", false, &hostname, err)) < 0 ||
         (r = jget_str(body, "", "Domainname", false, &domainname, err)) < 0 ||
         (r = jget_str(body, "", "WorkingDir", false, &cwd, err)) < 0 ||
@@ -1540,6 +1543,13 @@ int container_oci_spec(json_t *body, const struct image_config *image,
         (r = build_sysctls(hc, host_net, &sysctls, err)) < 0) {
         return r;
     }
+    if (init) {
+        if (!ctx->init_path) {
+            return berth_error_set(err, EINVAL, HC ".Init: no init binary available");
+        }
+        json_array_insert_new(args, 0, json_string("--"));
+        json_array_insert_new(args, 0, json_string(INIT_PATH));
+    }
     /* Seccomp is resolved against the final capability set; privileged
      * containers run unfiltered, as in Docker. */
     if (!privileged && !so.seccomp_unconfined &&
@@ -1600,6 +1610,13 @@ int container_oci_spec(json_t *body, const struct image_config *image,
             mount_drop_dest(mounts, dest);
         }
         json_array_append(mounts, m);
+    }
+    /* Last, so that no volume or bind shadows the init (Docker's
+     * docker-init mount is one of the daemon's, not the user's). */
+    if (init) {
+        mount_drop_dest(mounts, INIT_PATH);
+        mount_add(mounts, INIT_PATH, "bind", ctx->init_path,
+                  opts_v("rbind", "rprivate", "ro", "nosuid", "nodev", NULL));
     }
 
     json_t *lin = json_pack("{s:O, s:O, s:O}", "namespaces", namespaces, "resources", resources,

@@ -84,6 +84,11 @@ struct oci_spec_context {
     const struct oci_spec_device *devices;
     size_t n_devices;
     json_t *extra_mounts; /* array of OCI mount objects, or NULL */
+    /* Host path of berth-init (init-stub.c), or NULL. With HostConfig.Init it
+     * is bound read-only at /sbin/berth-init (after extra_mounts) and
+     * process.args become "/sbin/berth-init", "--", args...; Init without it
+     * is an error. */
+    const char *init_path;
     bool cgroup2;         /* unified host: private cgroup ns by default */
 };
 

@@ -73,17 +73,6 @@ int proc_pid_start_time(pid_t pid, uint64_t *ret, bool *ret_zombie)
     return 0;
 }
 
-char *rfc3339_now(void)
-{
-    struct timespec ts;
-    struct tm tm;
-    char buf[64];
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    return xasprintf("%s.%09ldZ", buf, ts.tv_nsec);
-}
-
 enum container_status container_state_refresh(struct container_state *s)
 {
     if (s->pid <= 0) {

@@ -24,6 +24,7 @@
 #include <sys/types.h>
 
 #include "basic/error.h"
+#include "basic/units.h" /* rfc3339_now */
 
 enum container_status {
     STATUS_CREATING,
@@ -71,8 +72,5 @@ int proc_pid_start_time(pid_t pid, uint64_t *ret, bool *ret_zombie);
 int container_state_lock(struct container_state *s, struct berth_error **err);
 void container_state_free(struct container_state *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct container_state *, container_state_free)
-
-/* The current time as RFC 3339 with nanoseconds, UTC. */
-char *rfc3339_now(void);
 
 #endif
