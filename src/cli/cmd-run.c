@@ -104,32 +104,88 @@ static int create_from_flags(struct cli *cli, int argc, char **argv, struct crea
     return 0;
 }
 
+/* --sig-proxy: what the CLI receives goes to container proxy_id with
+ * container_kill, as Docker's ForwardAllSignals. They are blocked and read
+ * from a signalfd only while streaming, so that the monitor forked before
+ * starts with our mask untouched. */
+static void proxy_signals(int sfd, struct store *s, const char *proxy_id)
+{
+    struct signalfd_siginfo si;
+    while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        struct berth_error *e = NULL;
+        if (proxy_id && container_kill(s, proxy_id, (int)si.ssi_signo, &e) < 0) {
+            log_debug("sig-proxy: %s", e ? e->msg : "kill failed");
+        }
+        berth_error_free(e);
+    }
+}
+
 /* Copy the monitor's frames to our stdout/stderr until the exit frame;
- * forward our stdin when asked. Returns the container's exit code (or -1
- * when the stream ended without one). */
-static int attach_stream(int sock, bool forward_stdin)
+ * forward our stdin when asked, and signals to container proxy_id unless
+ * it is NULL. Returns the container's exit code (or -1 when the stream
+ * ended without one). */
+static int attach_stream(int sock, bool forward_stdin, struct store *s, const char *proxy_id)
 {
     uint8_t hdr[8];
     size_t have = 0;
     _cleanup_free_ uint8_t *buf = xmalloc(FRAME_MAX);
     int code = -1;
     bool stdin_open = forward_stdin;
+    static const int proxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+    sigset_t set, old;
+    sigemptyset(&set);
+    for (size_t i = 0; i < ARRAY_SIZE(proxied); i++) {
+        sigaddset(&set, proxied[i]);
+    }
+    _cleanup_close_ int sfd = -1;
+    if (proxy_id && sigprocmask(SIG_BLOCK, &set, &old) == 0) {
+        sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0) {
+            sigprocmask(SIG_SETMASK, &old, NULL);
+        }
+    }
+    /* Input goes to the monitor without ever blocking this loop: a
+     * container that is not reading its stdin must not stop us from reading
+     * its output (the monitor would drop us as a slow client). At most one
+     * chunk of input waits here; stdin is not read while it does. */
+    _cleanup_free_ uint8_t *in_buf = forward_stdin ? xmalloc(FRAME_MAX) : NULL;
+    size_t in_len = 0, in_off = 0;
+    bool in_eof = false;
     for (;;) {
-        struct pollfd p[2] = {{sock, POLLIN, 0}, {STDIN_FILENO, POLLIN, 0}};
-        if (poll(p, stdin_open ? 2 : 1, -1) < 0) {
+        bool pending = in_off < in_len;
+        struct pollfd p[3] = {{sock, (short)(POLLIN | (pending ? POLLOUT : 0)), 0},
+                              {stdin_open && !pending ? STDIN_FILENO : -1, POLLIN, 0},
+                              {sfd, POLLIN, 0}};
+        if (poll(p, ARRAY_SIZE(p), -1) < 0) {
             if (errno == EINTR) {
                 continue;
             }
             break;
         }
-        if (stdin_open && (p[1].revents & (POLLIN | POLLHUP))) {
-            ssize_t n = read(STDIN_FILENO, buf, FRAME_MAX);
+        if (p[2].revents & POLLIN) {
+            proxy_signals(sfd, s, proxy_id);
+        }
+        if (stdin_open && !pending && (p[1].revents & (POLLIN | POLLHUP))) {
+            ssize_t n = read(STDIN_FILENO, in_buf, FRAME_MAX);
             if (n <= 0) {
                 stdin_open = false;
-                shutdown(sock, SHUT_WR);
-            } else if (write_all(sock, buf, (size_t)n) < 0) {
+                in_eof = true;
+            } else {
+                in_len = (size_t)n, in_off = 0;
+            }
+        }
+        if (in_off < in_len) {
+            ssize_t n = send(sock, in_buf + in_off, in_len - in_off, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) {
+                in_off += (size_t)n;
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                in_len = in_off = 0; /* the monitor stopped taking input */
                 stdin_open = false;
             }
+        }
+        if (in_eof && in_off >= in_len) {
+            shutdown(sock, SHUT_WR); /* end of input: after what is queued */
+            in_eof = false;
         }
         if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
             continue;
@@ -162,6 +218,12 @@ static int attach_stream(int sock, bool forward_stdin)
         }
         int out = hdr[0] == MONITOR_STREAM_STDERR ? STDERR_FILENO : STDOUT_FILENO;
         (void)write_all(out, buf, len);
+    }
+    if (sfd >= 0) {
+        /* Signals that came with the exit are the container's, not ours:
+         * take them before unblocking rather than die of them. */
+        proxy_signals(sfd, s, NULL);
+        sigprocmask(SIG_SETMASK, &old, NULL);
     }
     return code;
 }
@@ -208,7 +270,7 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
             return 0;
         }
     } else {
-        code = attach_stream(sock, in);
+        code = attach_stream(sock, in, s, o->sig_proxy ? id : NULL);
         close(sock);
     }
     log_trace_point("run: exit frame");
@@ -286,13 +348,14 @@ int cmd_create(struct cli *cli, int argc, char **argv)
 
 int cmd_start(struct cli *cli, int argc, char **argv)
 {
-    bool attach = false, interactive = false;
+    bool attach = false, interactive = false, sig_proxy = true;
     const char *detach_keys = NULL;
     const struct opt_def defs[] = {
         {"attach", 'a', OPT_BOOL, &attach, "Attach STDOUT/STDERR and forward signals", NULL},
         {"detach-keys", 0, OPT_STRING, &detach_keys,
          "Override the key sequence for detaching a container", NULL},
         {"interactive", 'i', OPT_BOOL, &interactive, "Attach container's STDIN", NULL},
+        {"sig-proxy", 0, OPT_BOOL, &sig_proxy, "Proxy all received signals to the process", NULL},
         {NULL, 0, 0, NULL, NULL, NULL},
     };
     _cleanup_strv_free_ char **args = NULL;
@@ -335,7 +398,7 @@ int cmd_start(struct cli *cli, int argc, char **argv)
                 terminal_attach_container(s, id, sock, true, interactive, false, &keys, &code);
             return end == TERMINAL_DETACHED || code < 0 ? 0 : code;
         }
-        code = attach_stream(sock, interactive);
+        code = attach_stream(sock, interactive, s, sig_proxy ? id : NULL);
         close(sock);
         return code < 0 ? 0 : code;
     }

@@ -2,8 +2,10 @@
 #include "account.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "basic/alloc.h"
 #include "basic/chase.h"
@@ -12,6 +14,39 @@
 
 #define ACCOUNT_FILE_MAX (4u << 20)
 #define GIDS_MAX 256
+
+/* Docker's rule: "uids and gids must be in range 0-2147483647". A value
+ * outside it (4294967296 wraps to 0 in a uid_t: root) or not a number at
+ * all is refused, never truncated. */
+#define ID_MAX 2147483647UL
+
+static int parse_id(const char *s, unsigned long *ret)
+{
+    if (!*s) {
+        return -EINVAL;
+    }
+    unsigned long v = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            return -EINVAL;
+        }
+        v = v * 10 + (unsigned long)(*p - '0');
+        if (v > ID_MAX) {
+            return -ERANGE;
+        }
+    }
+    *ret = v;
+    return 0;
+}
+
+static int id_field(const char *s, const char *what, unsigned long *ret, struct berth_error **err)
+{
+    if (parse_id(s, ret) < 0) {
+        return berth_error_set(err, EINVAL, "%s '%s': uids and gids must be in range 0-%lu", what,
+                               s, ID_MAX);
+    }
+    return 0;
+}
 
 static bool all_digits(const char *s)
 {
@@ -30,7 +65,17 @@ static bool all_digits(const char *s)
  * fields (at least 3); NULL when the file is missing. */
 static char ***read_account_file(int rootfd, const char *file)
 {
-    _cleanup_close_ int fd = chase_open(rootfd, file, O_RDONLY, 0);
+    /* The container owns these files: a device node or a FIFO there must
+     * not make berth (host root) open a host device or block forever. Look
+     * first (O_PATH), then open only a regular file, non-blocking. */
+    _cleanup_close_ int pfd = chase_open(rootfd, file, O_PATH, 0);
+    struct stat st;
+    if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        return NULL;
+    }
+    char proc[64];
+    snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pfd);
+    _cleanup_close_ int fd = open(proc, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         return NULL;
     }
@@ -79,8 +124,13 @@ void container_user_release(struct container_user *u)
 
 static int group_id(char ***gr, const char *g, gid_t *ret, struct berth_error **err)
 {
+    unsigned long v;
     if (all_digits(g)) {
-        *ret = (gid_t)strtoul(g, NULL, 10);
+        int r = id_field(g, "group", &v, err);
+        if (r < 0) {
+            return r;
+        }
+        *ret = (gid_t)v;
         return 0;
     }
     char **ge = find_entry(gr, g, 0);
@@ -88,7 +138,11 @@ static int group_id(char ***gr, const char *g, gid_t *ret, struct berth_error **
         return berth_error_set(err, ENOENT,
                                "unable to find group %s: no matching entries in group file", g);
     }
-    *ret = (gid_t)strtoul(ge[2], NULL, 10);
+    int r = id_field(ge[2], "/etc/group gid", &v, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret = (gid_t)v;
     return 0;
 }
 
@@ -105,17 +159,27 @@ int container_user_resolve(int rootfd, const char *user, json_t *group_add,
     struct container_user cu = {.gids = xcalloc(GIDS_MAX, sizeof(gid_t))};
     int r = 0;
     char **ent = find_entry(pw, u, all_digits(u) ? 2 : 0);
+    unsigned long v;
     if (all_digits(u)) {
-        cu.uid = (uid_t)strtoul(u, NULL, 10);
+        if ((r = id_field(u, "user", &v, err)) < 0) {
+            goto out;
+        }
+        cu.uid = (uid_t)v;
     } else if (ent) {
-        cu.uid = (uid_t)strtoul(ent[2], NULL, 10);
+        if ((r = id_field(ent[2], "/etc/passwd uid", &v, err)) < 0) {
+            goto out;
+        }
+        cu.uid = (uid_t)v;
     } else {
         r = berth_error_set(err, ENOENT,
                             "unable to find user %s: no matching entries in passwd file", u);
         goto out;
     }
     if (ent && strv_length(ent) >= 4) {
-        cu.gid = (gid_t)strtoul(ent[3], NULL, 10);
+        if ((r = id_field(ent[3], "/etc/passwd gid", &v, err)) < 0) {
+            goto out;
+        }
+        cu.gid = (gid_t)v;
     }
     if (g && *g && (r = group_id(gr, g, &cu.gid, err)) < 0) {
         goto out;
@@ -126,16 +190,16 @@ int container_user_resolve(int rootfd, const char *user, json_t *group_add,
             continue;
         }
         _cleanup_strv_free_ char **members = strv_split(gr[i][3], ",");
-        if (strv_contains(members, name)) {
-            cu.gids[cu.n_gids++] = (gid_t)strtoul(gr[i][2], NULL, 10);
+        if (strv_contains(members, name) && parse_id(gr[i][2], &v) == 0) {
+            cu.gids[cu.n_gids++] = (gid_t)v;
         }
     }
     for (size_t i = 0; i < json_array_size(group_add) && cu.n_gids < GIDS_MAX; i++) {
-        const char *v = json_string_value(json_array_get(group_add, i));
-        if (v && (r = group_id(gr, v, &cu.gids[cu.n_gids], err)) < 0) {
+        const char *name_or_id = json_string_value(json_array_get(group_add, i));
+        if (name_or_id && (r = group_id(gr, name_or_id, &cu.gids[cu.n_gids], err)) < 0) {
             goto out;
         }
-        cu.n_gids += v != NULL;
+        cu.n_gids += name_or_id != NULL;
     }
 out:
     account_file_free(pw);

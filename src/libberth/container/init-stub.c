@@ -28,6 +28,7 @@
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/prctl.h>
+#include <asm/ioctls.h>
 #include <linux/wait.h>
 
 #if defined(__x86_64__)
@@ -79,7 +80,7 @@ __asm__(".text\n"
 /* The kernel's sigset: one bit per signal, 64 signals on both arches. */
 typedef unsigned long kset;
 #define KSET_SIZE sizeof(kset)
-#define BIT(sig) (1UL << ((sig) - 1))
+#define BIT(sig) (1UL << ((sig)-1))
 
 static unsigned long len(const char *s)
 {
@@ -205,6 +206,14 @@ void init_main(long *sp)
         die("fork for", argv[first], child);
     }
     if (child == 0) {
+        /* The command gets a process group of its own and, with a tty, the
+         * foreground: the terminal's ^C then reaches it once, from the
+         * kernel, and not a second time forwarded by us (tini does the
+         * same). Without a tty on stdin the ioctl fails, which is fine;
+         * SIGTTOU is still blocked here. */
+        sc(__NR_setpgid, 0, 0, 0, 0, 0, 0);
+        int pgrp = (int)sc(__NR_getpid, 0, 0, 0, 0, 0, 0);
+        sc(__NR_ioctl, 0, TIOCSPGRP, (long)&pgrp, 0, 0, 0);
         /* The command starts with the mask we were started with; the
          * dispositions were never changed, so execve keeps them default. */
         sc(__NR_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, KSET_SIZE, 0, 0);

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -187,10 +188,10 @@ static int ensure_init_binary(struct store *s, char **ret, struct berth_error **
     size_t n = 0;
     struct stat st;
     if (read_file_at(AT_FDCWD, path, berth_init_stub_len + 1, &have, &n, NULL) < 0 ||
-        n != berth_init_stub_len || memcmp(have, berth_init_stub, n) != 0 ||
-        lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0755) {
-        int r = write_file_replace_at(AT_FDCWD, path, berth_init_stub, berth_init_stub_len, 0755,
-                                      err);
+        n != berth_init_stub_len || memcmp(have, berth_init_stub, n) != 0 || lstat(path, &st) < 0 ||
+        !S_ISREG(st.st_mode) || (st.st_mode & 07777) != 0755) {
+        int r =
+            write_file_replace_at(AT_FDCWD, path, berth_init_stub, berth_init_stub_len, 0755, err);
         if (r < 0) {
             return r;
         }
@@ -427,6 +428,9 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
     }
     safe_close(m->in_r), safe_close(m->out_w), safe_close(m->err_w);
     prctl(PR_SET_CHILD_SUBREAPER, 1);
+    /* The monitor lives as long as the container: it must not pin the
+     * directory `berth run` was started from (nor keep it unmountable). */
+    (void)!chdir("/");
     struct berth_create_opts o = {
         .id = m->c->id,
         .bundle = m->bundle,
@@ -545,6 +549,27 @@ static int read_ready(int fd, pid_t *ret_monitor, pid_t *ret_init, struct berth_
     return 0;
 }
 
+/* Starts of one container are serialised (two `start`s at once: the loser
+ * would roll back, and remove, what the winner made): an flock on the
+ * container's directory, held until container_start returns (the monitor's
+ * inherited copy closes at its exec). */
+static int start_lock(struct store *s, const char *id, struct berth_error **err)
+{
+    _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->root, id);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "open '%s'", dir);
+    }
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return berth_error_sys(err, e, "lock '%s'", dir);
+        }
+    }
+    return fd;
+}
+
 int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
                     int *ret_attach_fd, struct berth_error **err)
 {
@@ -554,6 +579,10 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     int r = container_resolve(s, name_or_id, &id, err);
     if (r < 0) {
         return r;
+    }
+    _cleanup_close_ int lock = start_lock(s, id, err);
+    if (lock < 0) {
+        return lock;
     }
     _cleanup_(container_record_freep) struct container_record *c = NULL;
     r = container_record_get(s, id, &c, err);
@@ -1078,7 +1107,8 @@ int container_kill(struct store *s, const char *name_or_id, int sig, struct bert
         return 0;
     }
     if (!running) {
-        return berth_error_set(err, EINVAL, "Container %s is not running", id);
+        return berth_error_set(
+            err, EINVAL, "Cannot kill container: %s: Container %s is not running", name_or_id, id);
     }
     /* Docker's killWithSignal: SIGKILL, or any signal when no StopSignal
      * is configured, means the exit that follows is not restarted. */
@@ -1093,8 +1123,10 @@ int container_kill(struct store *s, const char *name_or_id, int sig, struct bert
     struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
     r = berth_runtime_kill(&rt, id, sig, sig == SIGKILL, err);
     if (r == -ENOENT) {
-        berth_error_free(*err);
-        *err = NULL;
+        if (err) {
+            berth_error_free(*err);
+            *err = NULL;
+        }
         return 0; /* exited meanwhile */
     }
     return r;
@@ -1185,8 +1217,10 @@ int container_rm(struct store *s, const char *name_or_id, bool force, struct ber
     }
     _cleanup_free_ char *rt_root = runtime_root(s);
     struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    /* No restart policy may bring it back, whatever state it is in (an exit
+     * handler waiting out its backoff checks this before it starts). */
+    set_stopped_by_user(s, id, "rm");
     if (running) {
-        set_stopped_by_user(s, id, "rm"); /* no restart policy may bring it back */
         (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);
         (void)wait_stopped(s, id, KILL_WAIT_MS);
     }

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -43,9 +44,18 @@ static const char *const docker_default_caps[] = {
  * poke the host kernel (e.g. /proc/sysrq-trigger, /proc/kcore): Docker masks
  * or remounts them read-only, and so does berth. */
 static const char *const docker_masked_paths[] = {
-    "/proc/asound",        "/proc/acpi",       "/proc/kcore",       "/proc/keys",
-    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-    "/proc/scsi",          "/sys/firmware",
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    /* RAPL energy counters: a power side channel (CVE-2020-8694). */
+    "/sys/devices/virtual/powercap",
 };
 static const char *const docker_readonly_paths[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
@@ -124,13 +134,18 @@ static int cap_parse(const char *where, const char *name, struct berth_error **e
 
 /* Every capability berth and the running kernel know: what "ALL" and
  * --privileged grant. */
+/* "All" capabilities, for --privileged and --cap-add ALL: every one the
+ * kernel has that berth itself may still grant (its bounding set), as
+ * runc does; asking for one berth lacks would fail the start (capset). */
 static uint64_t caps_all(void)
 {
     int last = berth_cap_last();
     int n = berth_cap_count();
     uint64_t m = 0;
     for (int c = 0; c < n && c <= last && c < 64; c++) {
-        m |= UINT64_C(1) << c;
+        if (prctl(PR_CAPBSET_READ, c, 0, 0, 0) != 0) {
+            m |= UINT64_C(1) << c;
+        }
     }
     return m;
 }

@@ -89,7 +89,7 @@ struct oci_spec_context {
      * process.args become "/sbin/berth-init", "--", args...; Init without it
      * is an error. */
     const char *init_path;
-    bool cgroup2;         /* unified host: private cgroup ns by default */
+    bool cgroup2; /* unified host: private cgroup ns by default */
 };
 
 /* The OCI config.json document for body + image. */
