@@ -95,3 +95,26 @@ b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
   mon=$(jq -r .MonitorPid "$ROOT/containers/$id/state.json")
   [ "$(readlink "/proc/$mon/cwd")" = / ]
 }
+
+@test "cp from a stopped container while it is started: the started container keeps its rootfs" {
+  b create --name cpr bb:1 sh -c 'dd if=/dev/zero of=/big bs=1M count=200 2>/dev/null; exec sleep 1000' > /dev/null
+  b start cpr > /dev/null
+  wait_until() { local i; for i in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+  # dd has finished once pid 1 is the sleep
+  wait_until b exec cpr grep -qx sleep /proc/1/comm
+  b stop -t 0 cpr > /dev/null
+  local id
+  id=$(b inspect -f '{{.Id}}' cpr)
+  # cp mounts the stopped container's rootfs and unmounts it when done;
+  # a start meanwhile must wait instead of having its rootfs pulled away
+  "$BERTH" --root "$ROOT" --runroot "$RUNROOT" cp cpr:/big "$BATS_TEST_TMPDIR/big" &
+  local cpid=$!
+  sleep 0.1
+  b start cpr > /dev/null
+  wait "$cpid"
+  [ "$(stat -c %s "$BATS_TEST_TMPDIR/big")" -eq $((200 << 20)) ]
+  grep -q "$RUNROOT/containers/$id/rootfs" /proc/self/mountinfo
+  run b exec cpr cat /proc/1/cmdline
+  [ "$status" -eq 0 ]
+  [[ "$output" =~ sleep ]]
+}

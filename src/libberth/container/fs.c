@@ -416,6 +416,7 @@ struct ctr {
     bool running; /* running or paused: its rootfs stays mounted */
     bool mounted; /* we mounted it: unmount when done */
     int rootfd;
+    int lock; /* container_lock: no start while we use (and unmount) its rootfs */
 };
 
 static void ctr_release(struct store *s, struct ctr *x)
@@ -424,14 +425,15 @@ static void ctr_release(struct store *s, struct ctr *x)
     if (x->mounted) {
         (void)container_rootfs_unmount(s, x->c->id, NULL);
     }
+    safe_close(x->lock);
     container_record_free(x->c);
-    *x = (struct ctr){.rootfd = -1};
+    *x = (struct ctr){.rootfd = -1, .lock = -1};
 }
 
 static int ctr_open(struct store *s, const char *name_or_id, bool rootfs, struct ctr *x,
                     struct berth_error **err)
 {
-    *x = (struct ctr){.rootfd = -1};
+    *x = (struct ctr){.rootfd = -1, .lock = -1};
     _cleanup_free_ char *id = NULL;
     int r = container_resolve(s, name_or_id, &id, err);
     if (r >= 0) {
@@ -439,6 +441,14 @@ static int ctr_open(struct store *s, const char *name_or_id, bool rootfs, struct
     }
     if (r < 0) {
         return r;
+    }
+    if (rootfs) {
+        x->lock = container_lock(s, id, err);
+        if (x->lock < 0) {
+            r = x->lock;
+            ctr_release(s, x);
+            return r;
+        }
     }
     struct container_state_file st = {0};
     if (container_status(s, id, &st, NULL) >= 0) {

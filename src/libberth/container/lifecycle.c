@@ -549,11 +549,8 @@ static int read_ready(int fd, pid_t *ret_monitor, pid_t *ret_init, struct berth_
     return 0;
 }
 
-/* Starts of one container are serialised (two `start`s at once: the loser
- * would roll back, and remove, what the winner made): an flock on the
- * container's directory, held until container_start returns (the monitor's
- * inherited copy closes at its exec). */
-static int start_lock(struct store *s, const char *id, struct berth_error **err)
+/* See lifecycle.h: an flock on the container's directory. */
+int container_lock(struct store *s, const char *id, struct berth_error **err)
 {
     _cleanup_free_ char *dir = xasprintf("%s/containers/%s", s->root, id);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -580,7 +577,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     if (r < 0) {
         return r;
     }
-    _cleanup_close_ int lock = start_lock(s, id, err);
+    _cleanup_close_ int lock = container_lock(s, id, err);
     if (lock < 0) {
         return lock;
     }

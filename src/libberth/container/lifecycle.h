@@ -42,6 +42,14 @@ struct container_start_opts {
      * its first `stty size` is right); 0 leaves the kernel's default. */
     unsigned short rows, cols;
 };
+/* The container's lock (an flock on its directory; returns the fd to close
+ * to release it): container_start holds it while it starts the container
+ * (two starts at once: the loser would roll back, and remove, what the
+ * winner made; the monitor's inherited copy closes at its exec), and
+ * cp/export/commit while they use a rootfs they may have mounted
+ * themselves, so a start never finds it unmounted under it. */
+int container_lock(struct store *s, const char *id, struct berth_error **err);
+
 /* Start a created or exited container. With attach, *ret_attach_fd is a
  * connected attach socket (monitor.h protocol) on which nothing of the
  * container's output has been missed. Starting a running container is a
