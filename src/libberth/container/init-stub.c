@@ -31,51 +31,9 @@
 #include <asm/ioctls.h>
 #include <linux/wait.h>
 
-#if defined(__x86_64__)
-static long sc(long n, long a, long b, long c, long d, long e, long f)
-{
-    long r;
-    register long r10 __asm__("r10") = d;
-    register long r8 __asm__("r8") = e;
-    register long r9 __asm__("r9") = f;
-    __asm__ volatile("syscall"
-                     : "=a"(r)
-                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-                     : "rcx", "r11", "memory");
-    return r;
-}
-__asm__(".text\n"
-        ".global _start\n"
-        "_start:\n"
-        "  xor %rbp, %rbp\n"
-        "  mov %rsp, %rdi\n"
-        "  and $-16, %rsp\n"
-        "  call init_main\n"
-        "  hlt\n");
-#elif defined(__aarch64__)
-static long sc(long n, long a, long b, long c, long d, long e, long f)
-{
-    register long x8 __asm__("x8") = n;
-    register long x0 __asm__("x0") = a;
-    register long x1 __asm__("x1") = b;
-    register long x2 __asm__("x2") = c;
-    register long x3 __asm__("x3") = d;
-    register long x4 __asm__("x4") = e;
-    register long x5 __asm__("x5") = f;
-    __asm__ volatile("svc 0"
-                     : "+r"(x0)
-                     : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
-                     : "memory");
-    return x0;
-}
-__asm__(".text\n"
-        ".global _start\n"
-        "_start:\n"
-        "  mov x0, sp\n"
-        "  bl init_main\n");
-#else
-#error "init-stub: add this architecture's syscall convention"
-#endif
+#include "../runtime/stub-syscall.h"
+
+STUB_ENTRY(init_main)
 
 /* The kernel's sigset: one bit per signal, 64 signals on both arches. */
 typedef unsigned long kset;
