@@ -80,7 +80,7 @@ const struct cli_command cli_commands[] = {
     {"logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", cmd_logs},
     {"container logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", cmd_logs},
     {"container inspect", "[OPTIONS] CONTAINER [CONTAINER...]",
-     "Display detailed information on one or more containers", cmd_container_inspect},
+     "Display detailed information on one or more containers", cmd_image_inspect},
     {"pause", "CONTAINER [CONTAINER...]", "Pause all processes within one or more containers",
      cmd_pause},
     {"container pause", "CONTAINER [CONTAINER...]",
@@ -310,6 +310,27 @@ int cli_parse(struct cli *cli, const struct opt_def *defs, int argc, char **argv
     }
     *ret_args = args;
     return 0;
+}
+
+int cli_for_each(struct cli *cli, char **args, bool print, cli_each_fn fn, void *ud)
+{
+    struct berth_error *err = NULL;
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    int code = 0;
+    STRV_FOREACH(a, args)
+    {
+        err = NULL;
+        if (fn(s, *a, ud, &err) < 0) {
+            cli_fail(err, 1);
+            code = 1;
+        } else if (print) {
+            printf("%s\n", *a);
+        }
+    }
+    return code;
 }
 
 int cli_fail(struct berth_error *err, int code)

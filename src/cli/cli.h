@@ -78,6 +78,12 @@ int cli_parse(struct cli *cli, const struct opt_def *defs, int argc, char **argv
 int cli_pull_image(struct cli *cli, const char *name, const char *platform, bool quiet, FILE *out,
                    struct berth_error **err);
 
+/* Run fn on every argument, as Docker's multi-container commands do: the
+ * name as given on stdout after each success (print), "Error: ..." for
+ * each failure, exit 1 if any failed. */
+typedef int (*cli_each_fn)(struct store *s, const char *name, void *ud, struct berth_error **err);
+int cli_for_each(struct cli *cli, char **args, bool print, cli_each_fn fn, void *ud);
+
 /* Print "Error: <message>" to stderr and free err; returns code. */
 int cli_fail(struct berth_error *err, int code);
 

@@ -28,31 +28,6 @@
     "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
 #define LOG_LINE_MAX (1u << 20)
 
-/* Run fn on every argument; Docker prints each name as given on success and
- * "Error: ..." for each failure, exit 1 if any failed. */
-static int
-for_each(struct cli *cli, char **args, bool print,
-         int (*fn)(struct store *s, const char *name, void *ud, struct berth_error **err), void *ud)
-{
-    struct berth_error *err = NULL;
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    int code = 0;
-    STRV_FOREACH(a, args)
-    {
-        err = NULL;
-        if (fn(s, *a, ud, &err) < 0) {
-            cli_fail(err, 1);
-            code = 1;
-        } else if (print) {
-            printf("%s\n", *a);
-        }
-    }
-    return code;
-}
-
 static int do_stop(struct store *s, const char *name, void *ud, struct berth_error **err)
 {
     return container_stop(s, name, *(int *)ud, err);
@@ -71,7 +46,7 @@ int cmd_stop(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return for_each(cli, args, true, do_stop, &timeout);
+    return cli_for_each(cli, args, true, do_stop, &timeout);
 }
 
 static int do_kill(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -96,7 +71,7 @@ int cmd_kill(struct cli *cli, int argc, char **argv)
         fprintf(stderr, "Error: invalid signal: %s\n", signal_name);
         return 1;
     }
-    return for_each(cli, args, true, do_kill, &sig);
+    return cli_for_each(cli, args, true, do_kill, &sig);
 }
 
 static int do_rm(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -120,7 +95,7 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return for_each(cli, args, true, do_rm, &force);
+    return cli_for_each(cli, args, true, do_rm, &force);
 }
 
 static int do_wait(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -140,7 +115,7 @@ int cmd_wait(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return for_each(cli, args, false, do_wait, NULL);
+    return cli_for_each(cli, args, false, do_wait, NULL);
 }
 
 /* ---- ps ------------------------------------------------------------------ */
@@ -597,64 +572,4 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
         nanosleep(&ts, NULL);
     }
     return 0;
-}
-
-/* ---- container inspect -------------------------------------------------- */
-
-int cmd_container_inspect(struct cli *cli, int argc, char **argv)
-{
-    const char *format = NULL;
-    bool size = false;
-    const struct opt_def defs[] = {
-        {"format", 'f', OPT_STRING, &format, "Format the output using the given Go template", NULL},
-        {"size", 's', OPT_BOOL, &size, "Display total file sizes", NULL},
-        {NULL, 0, 0, NULL, NULL, NULL},
-    };
-    _cleanup_strv_free_ char **args = NULL;
-    int r = cli_parse(cli, defs, argc, argv, 1, CLI_ANY, &args);
-    if (r) {
-        return r < 0 ? 0 : r;
-    }
-    struct berth_error *err = NULL;
-    _cleanup_(template_freep) struct template *t = NULL;
-    if (format && *format && template_parse(format, NULL, &t, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    json_t *all = json_array();
-    struct strbuf out = STRBUF_INIT;
-    int code = 0;
-    STRV_FOREACH(name, args)
-    {
-        json_t *j = NULL;
-        err = NULL;
-        if (container_inspect_json(s, *name, &j, &err) < 0) {
-            cli_fail(err, 1);
-            code = 1;
-            continue;
-        }
-        if (t) {
-            err = NULL;
-            if (template_execute(t, j, &out, &err) < 0) {
-                json_decref(j);
-                code = cli_fail(err, 1);
-                break;
-            }
-            strbuf_addc(&out, '\n');
-            json_decref(j);
-        } else {
-            json_array_append_new(all, j);
-        }
-    }
-    if (t) {
-        fwrite(strbuf_str(&out), 1, out.len, stdout);
-    } else {
-        cli_print_json(all);
-    }
-    strbuf_release(&out);
-    json_decref(all);
-    return code;
 }

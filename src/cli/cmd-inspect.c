@@ -1,5 +1,5 @@
-/* cmd-inspect.c - `berth image inspect`, `berth inspect` (images for now;
- * containers join when they exist) and `berth history`. */
+/* cmd-inspect.c - `berth inspect` (containers first, then images),
+ * `image inspect`, `container inspect`, and `berth history`. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -40,6 +40,14 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
         return r < 0 ? 0 : r;
     }
     struct berth_error *err = NULL;
+    /* `image inspect` and `container inspect` are the generic inspect with
+     * the type fixed: one loop, one output path. */
+    if (streq(cli->cmd->path, "image inspect")) {
+        type = "image";
+    } else if (streq(cli->cmd->path, "container inspect")) {
+        type = "container";
+        generic = true;
+    }
     if (type && !streq(type, "image") && !streq(type, "container")) {
         berth_error_set(&err, EINVAL, "\"%s\" is not a valid value for --type", type);
         return cli_fail(err, 1);

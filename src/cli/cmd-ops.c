@@ -22,31 +22,6 @@
 #define TOP_MIN_WIDTH 20
 #define TOP_PADDING 3
 
-typedef int (*each_fn)(struct store *s, const char *name, void *ud, struct berth_error **err);
-
-/* Run fn on every argument: the name as given on success, "Error: ..." for
- * each failure, exit 1 if any failed (docker's pause/unpause/restart). */
-static int each(struct cli *cli, char **args, bool print, each_fn fn, void *ud)
-{
-    struct berth_error *err = NULL;
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    int code = 0;
-    STRV_FOREACH(a, args)
-    {
-        err = NULL;
-        if (fn(s, *a, ud, &err) < 0) {
-            cli_fail(err, 1);
-            code = 1;
-        } else if (print) {
-            printf("%s\n", *a);
-        }
-    }
-    return code;
-}
-
 /* ---- pause, unpause, restart, rename --------------------------------------- */
 
 static int do_pause(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -68,7 +43,7 @@ int cmd_pause(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return each(cli, args, true, do_pause, NULL);
+    return cli_for_each(cli, args, true, do_pause, NULL);
 }
 
 int cmd_unpause(struct cli *cli, int argc, char **argv)
@@ -78,7 +53,7 @@ int cmd_unpause(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return each(cli, args, true, do_unpause, NULL);
+    return cli_for_each(cli, args, true, do_unpause, NULL);
 }
 
 static int do_restart(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -99,7 +74,7 @@ int cmd_restart(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return each(cli, args, true, do_restart, &timeout);
+    return cli_for_each(cli, args, true, do_restart, &timeout);
 }
 
 int cmd_rename(struct cli *cli, int argc, char **argv)
