@@ -3,6 +3,7 @@
 #include "cli/terminal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -274,6 +275,18 @@ enum terminal_end terminal_session_run(struct terminal_session *s, int *ret_code
     }
     int sink = s->sock >= 0 ? s->sock : s->master >= 0 ? s->master : s->in_fd;
     bool in_open = s->forward_stdin && sink >= 0;
+    /* Input to a socket or a pipe never blocks this loop: a process that
+     * does not read its stdin must not stop us from reading its output (the
+     * two would wait on each other). One chunk waits here while the sink
+     * is full; stdin is not read meanwhile. A pty (typed input) is written
+     * as it comes. */
+    bool async_sink = in_open && sink != s->master;
+    if (async_sink && sink == s->in_fd) {
+        (void)fcntl(sink, F_SETFL, fcntl(sink, F_GETFL) | O_NONBLOCK);
+    }
+    uint8_t pend[IO_CHUNK + TERMINAL_DETACH_KEYS_MAX];
+    size_t pend_len = 0, pend_off = 0;
+    bool pend_eof = false;
     int code = -1;
     enum terminal_end end = TERMINAL_LOST;
     bool done = s->pid > 0 && reaped(s->pid, &code);
@@ -284,12 +297,14 @@ enum terminal_end terminal_session_run(struct terminal_session *s, int *ret_code
         end = TERMINAL_EXITED;
     }
     while (!done) {
-        struct pollfd p[5] = {
+        bool pending = pend_off < pend_len;
+        struct pollfd p[6] = {
             {sfd, POLLIN, 0},
-            {in_open ? STDIN_FILENO : -1, POLLIN, 0},
+            {in_open && !pending ? STDIN_FILENO : -1, POLLIN, 0},
             {s->sock >= 0 ? s->sock : s->master, POLLIN, 0},
             {s->out_fd, POLLIN, 0},
             {s->err_fd, POLLIN, 0},
+            {pending ? sink : -1, POLLOUT, 0},
         };
         if (poll(p, ARRAY_SIZE(p), -1) < 0) {
             if (errno == EINTR) {
@@ -304,11 +319,7 @@ enum terminal_end terminal_session_run(struct terminal_session *s, int *ret_code
             }
             if (n == 0 || n == -1) {
                 in_open = false;
-                if (s->sock >= 0) {
-                    shutdown(s->sock, SHUT_WR);
-                } else if (s->in_fd >= 0) {
-                    s->in_fd = safe_close(s->in_fd);
-                }
+                pend_eof = true; /* acted on once what waits is out */
             } else if (n > 0) {
                 bool detached = false;
                 size_t m = (size_t)n;
@@ -317,13 +328,35 @@ enum terminal_end terminal_session_run(struct terminal_session *s, int *ret_code
                     m = detach_keys_filter(s->keys, in, (size_t)n, fwd, &detached);
                     data = fwd;
                 }
-                if (m && write_all(sink, data, m) < 0) {
+                if (m && async_sink) {
+                    memcpy(pend, data, m);
+                    pend_len = m, pend_off = 0;
+                } else if (m && write_all(sink, data, m) < 0) {
                     in_open = false;
                 }
                 if (detached) {
                     end = TERMINAL_DETACHED;
                     break;
                 }
+            }
+        }
+        if (pend_off < pend_len) {
+            ssize_t w = s->sock >= 0 ? send(sink, pend + pend_off, pend_len - pend_off,
+                                            MSG_DONTWAIT | MSG_NOSIGNAL)
+                                     : write(sink, pend + pend_off, pend_len - pend_off);
+            if (w > 0) {
+                pend_off += (size_t)w;
+            } else if (w < 0 && errno != EAGAIN && errno != EINTR) {
+                pend_len = pend_off = 0; /* the process closed its stdin */
+                in_open = false;
+            }
+        }
+        if (pend_eof && pend_off >= pend_len) {
+            pend_eof = false;
+            if (s->sock >= 0) {
+                shutdown(s->sock, SHUT_WR);
+            } else if (s->in_fd >= 0) {
+                s->in_fd = safe_close(s->in_fd);
             }
         }
         if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {

@@ -118,3 +118,15 @@ b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
   [ "$status" -eq 0 ]
   [[ "$output" =~ sleep ]]
 }
+
+@test "endless stdin to a process that does not read it: run -i and exec -i still deliver all output" {
+  # before: the CLI blocked writing stdin while the process blocked writing
+  # its output to us (exec -i deadlocked; run -i lost output and died of SIGPIPE)
+  run bash -c "yes | timeout 60 '$BERTH' --root '$ROOT' --runroot '$RUNROOT' run -i --rm bb:1 sh -c 'sleep 1; seq 1 200000' | wc -l"
+  [ "$output" = 200000 ]
+  b run -d --name reader bb:1 sleep 1000 > /dev/null
+  run bash -c "yes | timeout 60 '$BERTH' --root '$ROOT' --runroot '$RUNROOT' exec -i reader sh -c 'sleep 1; seq 1 100000' | wc -l"
+  [ "$output" = 100000 ]
+  run bash -c "printf 'one\ntwo\n' | '$BERTH' --root '$ROOT' --runroot '$RUNROOT' exec -i reader cat"
+  [ "$output" = "$(printf 'one\ntwo')" ]
+}
