@@ -127,8 +127,7 @@ int container_exec(struct store *s, const char *name_or_id, const struct contain
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
     }
 
-    _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     _cleanup_(oci_process_freep) struct oci_process *p = NULL;
     r = berth_runtime_exec_process(&rt, id, o->cmd, &p, err);
     if (r < 0) {

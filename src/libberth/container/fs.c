@@ -962,8 +962,7 @@ int container_commit(struct store *s, const char *name_or_id,
     if (r < 0) {
         return r;
     }
-    _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     _cleanup_json_ json_t *inspect = NULL;
     _cleanup_json_ json_t *config = NULL;
     _cleanup_free_ char *by = NULL;

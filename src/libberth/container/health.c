@@ -2,6 +2,8 @@
  * inside the container, and the health.json history (see health.h). */
 #include "health.h"
 
+#include "libberth/container/lifecycle.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -259,8 +261,7 @@ int container_health_run(struct store *s, const char *id, struct berth_error **e
     } else {
         args = strv_copy(h.test + 1);
     }
-    _cleanup_free_ char *rt_root = xasprintf("%s/runtime", s->runroot);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     _cleanup_free_ char *start = rfc3339_now();
     struct probe_result pr = {0};
     struct berth_error *perr = NULL;

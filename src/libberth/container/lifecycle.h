@@ -29,7 +29,14 @@
 #include "basic/error.h"
 #include "libberth/container/containers.h"
 #include "libberth/image/manifest.h"
+#include "libberth/runtime/container.h"
 #include "libberth/store/store.h"
+
+/* The runtime handle for berth's containers in this store. */
+static inline struct berth_runtime container_runtime(const struct store *s)
+{
+    return (struct berth_runtime){.root = s->runtime_root, .seccomp_cache = s->seccomp_cache};
+}
 
 /* Make a container from a ContainerCreate body; the image must be in the
  * store (the front end pulls first, as its --pull says). */
@@ -93,6 +100,11 @@ int container_boot(struct store *s, const char *id, bool *ret_started, struct be
 /* The state file, corrected by what the system says now (see above). */
 int container_status(struct store *s, const char *id, struct container_state_file *ret,
                      struct berth_error **err);
+
+/* The id of a name or id prefix and its corrected status ("running",
+ * "paused", "exited", ...; malloc'd). */
+int container_resolve_status(struct store *s, const char *name_or_id, char **ret_id,
+                             char **ret_status, struct berth_error **err);
 
 /* Docker's `docker ps` status text: "Created", "Up 3 minutes",
  * "Up 3 minutes (Paused)", "Exited (0) 2 seconds ago". */

@@ -33,31 +33,6 @@
 
 extern char **environ;
 
-static char *runtime_root(struct store *s)
-{
-    return xasprintf("%s/runtime", s->runroot);
-}
-
-/* The id and the corrected status ("running", "paused", "exited", ...). */
-static int resolve_status(struct store *s, const char *name_or_id, char **ret_id, char **ret_status,
-                          struct berth_error **err)
-{
-    _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, name_or_id, &id, err);
-    if (r < 0) {
-        return r;
-    }
-    struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
-    if (r < 0) {
-        return r;
-    }
-    *ret_status = TAKE_PTR(st.status);
-    container_state_file_release(&st);
-    *ret_id = TAKE_PTR(id);
-    return 0;
-}
-
 static bool is_up(const char *status)
 {
     return streq(status, "running") || streq(status, "paused");
@@ -68,7 +43,7 @@ static bool is_up(const char *status)
 int container_pause(struct store *s, const char *name_or_id, struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL, *status = NULL;
-    int r = resolve_status(s, name_or_id, &id, &status, err);
+    int r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
@@ -82,8 +57,7 @@ int container_pause(struct store *s, const char *name_or_id, struct berth_error 
     if (!streq(status, "running")) {
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     r = berth_runtime_pause(&rt, id, err);
     if (r < 0) {
         return berth_error_prefix(err, "Cannot pause container %s", id);
@@ -94,15 +68,14 @@ int container_pause(struct store *s, const char *name_or_id, struct berth_error 
 int container_unpause(struct store *s, const char *name_or_id, struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL, *status = NULL;
-    int r = resolve_status(s, name_or_id, &id, &status, err);
+    int r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
     if (!streq(status, "paused")) {
         return berth_error_set(err, EINVAL, "Container %s is not paused", id);
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     r = berth_runtime_resume(&rt, id, err);
     if (r < 0) {
         return berth_error_prefix(err, "Cannot unpause container %s", id);
@@ -151,8 +124,7 @@ int container_restart(struct store *s, const char *name_or_id, int timeout,
     if (paused) {
         /* A frozen task does not act on SIGTERM (nor, on cgroup v1, on
          * SIGKILL) until thawed: thaw first so the stop is a real one. */
-        _cleanup_free_ char *rt_root = runtime_root(s);
-        struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+        struct berth_runtime rt = container_runtime(s);
         (void)berth_runtime_resume(&rt, id, NULL);
     }
     if (up) {
@@ -358,7 +330,7 @@ int container_top(struct store *s, const char *name_or_id, const char *ps_args,
         return r;
     }
     _cleanup_free_ char *id = NULL, *status = NULL;
-    r = resolve_status(s, name_or_id, &id, &status, err);
+    r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
@@ -369,8 +341,7 @@ int container_top(struct store *s, const char *name_or_id, const char *ps_args,
     if (!is_up(status)) {
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     r = berth_runtime_pids(&rt, id, &pids, &n, err);
@@ -695,7 +666,7 @@ int container_update(struct store *s, const char *name_or_id, json_t *update,
         return r;
     }
     _cleanup_free_ char *id = NULL, *status = NULL;
-    r = resolve_status(s, name_or_id, &id, &status, err);
+    r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
@@ -716,8 +687,7 @@ int container_update(struct store *s, const char *name_or_id, json_t *update,
     }
     if (is_up(status)) {
         _cleanup_json_ json_t *res = update_resources(update);
-        _cleanup_free_ char *rt_root = runtime_root(s);
-        struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+        struct berth_runtime rt = container_runtime(s);
         if (res && (r = berth_runtime_update(&rt, id, res, err)) < 0) {
             return berth_error_prefix(err, "Cannot update container %s", id);
         }

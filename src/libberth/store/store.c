@@ -78,6 +78,7 @@ int store_open(const struct store_options *opts, struct store **ret, struct bert
         return berth_error_sys(err, errno, "current directory");
     }
     s->seccomp_cache = xasprintf("%s/seccomp-cache", s->runroot);
+    s->runtime_root = xasprintf("%s/runtime", s->runroot);
     int r = mkdir_p(s->root, 0711, err);
     if (r >= 0) {
         r = mkdir_p(s->runroot, 0711, err);
@@ -156,6 +157,7 @@ void store_free(struct store *s)
     db_close(s->db);
     free(s->driver);
     free(s->seccomp_cache);
+    free(s->runtime_root);
     free(s->root);
     free(s->runroot);
     free(s);

@@ -43,6 +43,8 @@ struct store {
     /* <runroot>/seccomp-cache: compiled seccomp programs of the containers'
      * profiles (runtime/seccomp.h), gone at reboot with the runroot. */
     char *seccomp_cache;
+    /* <runroot>/runtime: the OCI runtime's state of berth's containers. */
+    char *runtime_root;
     struct berth_db *db;
     struct blob_store *blobs;
     struct layer_store *layers;
