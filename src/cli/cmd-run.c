@@ -232,6 +232,31 @@ static int attach_stream(int sock, bool forward_stdin, struct store *s, const ch
  * With a tty: raw mode, window size and detach keys (terminal.h); after
  * the detach keys the container keeps running and run returns 0 without a
  * word, as Docker's. */
+/* The monitor's pid is also its exit handler's (it execs in place): once
+ * that process is gone the exit is recorded, the container cleaned up and
+ * an AutoRemove container removed. A pidfd of it, taken right after the
+ * start, lets an attached command wait for that without polling. */
+static int monitor_pidfd(struct store *s, const char *id)
+{
+    struct container_state_file st = {0};
+    int pidfd = -1;
+    if (container_state_read(s->root, id, &st, NULL) >= 0 && st.monitor_pid > 0) {
+        pidfd = (int)syscall(SYS_pidfd_open, (pid_t)st.monitor_pid, 0);
+    }
+    container_state_file_release(&st);
+    return pidfd;
+}
+
+static void wait_exit_handler(int pidfd)
+{
+    if (pidfd >= 0) {
+        struct pollfd p = {pidfd, POLLIN, 0};
+        while (poll(&p, 1, 30000) < 0 && errno == EINTR) {
+        }
+        close(pidfd);
+    }
+}
+
 static int run_attached(struct cli *cli, struct store *s, const char *id, json_t *body,
                         const struct create_cli_opts *o)
 {
@@ -253,15 +278,7 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
         (void)container_rm(s, id, true, NULL);
         return cli_fail(err, code);
     }
-    /* The monitor's pid is also its exit handler's (it execs in place):
-     * once that process is gone the exit is recorded and an AutoRemove
-     * container removed, so waiting on a pidfd replaces any polling. */
-    struct container_state_file st = {0};
-    int pidfd = -1;
-    if (container_state_read(s->root, id, &st, NULL) >= 0 && st.monitor_pid > 0) {
-        pidfd = (int)syscall(SYS_pidfd_open, (pid_t)st.monitor_pid, 0);
-    }
-    container_state_file_release(&st);
+    int pidfd = monitor_pidfd(s, id);
     int code;
     if (tty) {
         if (terminal_attach_container(s, id, sock, true, in, false, &keys, &code) ==
@@ -274,12 +291,7 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
         close(sock);
     }
     log_trace_point("run: exit frame");
-    if (pidfd >= 0) {
-        struct pollfd p = {pidfd, POLLIN, 0};
-        while (poll(&p, 1, 30000) < 0 && errno == EINTR) {
-        }
-        close(pidfd);
-    }
+    wait_exit_handler(pidfd);
     log_trace_point("run: exit handler done");
     int wcode = 0;
     if (code < 0 && container_wait(s, id, &wcode, NULL) >= 0) {
@@ -392,14 +404,21 @@ int cmd_start(struct cli *cli, int argc, char **argv)
         if (container_start(s, id, &so, &sock, &err) < 0) {
             return cli_fail(err, 1);
         }
+        /* Like run: return once the exit is recorded and cleaned up. */
+        int pidfd = monitor_pidfd(s, id);
         int code = -1;
         if (tty) {
             enum terminal_end end =
                 terminal_attach_container(s, id, sock, true, interactive, false, &keys, &code);
-            return end == TERMINAL_DETACHED || code < 0 ? 0 : code;
+            if (end == TERMINAL_DETACHED) {
+                safe_close(pidfd);
+                return 0;
+            }
+        } else {
+            code = attach_stream(sock, interactive, s, sig_proxy ? id : NULL);
+            close(sock);
         }
-        code = attach_stream(sock, interactive, s, sig_proxy ? id : NULL);
-        close(sock);
+        wait_exit_handler(pidfd);
         return code < 0 ? 0 : code;
     }
     int code = 0;

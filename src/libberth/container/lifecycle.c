@@ -39,11 +39,6 @@
 #define DEFAULT_STOP_TIMEOUT 10
 #define KILL_WAIT_MS 10000
 
-static char *runtime_root(struct store *s)
-{
-    return xasprintf("%s/runtime", s->runroot);
-}
-
 static char *bundle_dir(struct store *s, const char *id)
 {
     return xasprintf("%s/containers/%s", s->runroot, id);
@@ -409,8 +404,7 @@ struct monitor_setup {
 static _noreturn_ void monitor_main(struct monitor_setup *m)
 {
     struct berth_error *err = NULL;
-    _cleanup_free_ char *rt_root = runtime_root(m->s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = m->s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(m->s);
     int console[2] = {-1, -1};
     if (m->tty && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) {
         berth_error_sys(&err, errno, "console socket");
@@ -571,8 +565,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
                     int *ret_attach_fd, struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL, *now = NULL;
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     int r = container_resolve(s, name_or_id, &id, err);
     if (r < 0) {
         return r;
@@ -729,18 +722,12 @@ rollback:
 int container_attach(struct store *s, const char *name_or_id, int *ret_fd, char **ret_id,
                      struct berth_error **err)
 {
-    _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, name_or_id, &id, err);
+    _cleanup_free_ char *id = NULL, *status = NULL;
+    int r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
-    struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
-    if (r < 0) {
-        return r;
-    }
-    bool running = streq(st.status, "running") || streq(st.status, "paused");
-    container_state_file_release(&st);
+    bool running = streq(status, "running") || streq(status, "paused");
     if (!running) {
         return berth_error_set(err, EINVAL, "Container %s is not running", id);
     }
@@ -804,8 +791,7 @@ int container_status(struct store *s, const char *id, struct container_state_fil
     if (!streq(ret->status, "running") && !streq(ret->status, "paused")) {
         return 0;
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     struct container_state *cs = NULL;
     enum container_status rs = STATUS_STOPPED;
     if (berth_runtime_state(&rt, id, &cs, NULL) >= 0) {
@@ -832,6 +818,25 @@ int container_status(struct store *s, const char *id, struct container_state_fil
     ret->exit_code = -1;
     ret->finished_at = xstrdup(ZERO_TIME);
     ret->pid = 0;
+    return 0;
+}
+
+int container_resolve_status(struct store *s, const char *name_or_id, char **ret_id,
+                             char **ret_status, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL;
+    int r = container_resolve(s, name_or_id, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    struct container_state_file st = {0};
+    r = container_status(s, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret_status = TAKE_PTR(st.status);
+    container_state_file_release(&st);
+    *ret_id = TAKE_PTR(id);
     return 0;
 }
 
@@ -951,9 +956,12 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
     /* Clean up before the state says "exited": whoever waits for that (stop,
      * wait, a start right after) must find the runtime state, the mount and
      * the bundle gone, or a new start would race this cleanup. */
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     log_trace_point("exited: start");
+    /* Under the container's lock: a cp or export that mounts the rootfs
+     * meanwhile must not have it unmounted (or its mount point removed)
+     * under it. Released before a restart, which takes it again. */
+    int lock = container_lock(s, id, NULL);
     (void)berth_runtime_delete(&rt, id, true, NULL);
     log_trace_point("exited: runtime deleted");
     (void)container_rootfs_unmount(s, id, NULL);
@@ -962,6 +970,7 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
     (void)rm_rf_at(AT_FDCWD, bundle, NULL);
     bool auto_remove =
         have_record && json_is_true(json_object_get(host_config(c->body), "AutoRemove"));
+    safe_close(lock);
     if (auto_remove && !restart) {
         /* Going away now: the final state would be written (and flushed to
          * disk) only to be deleted. It is written if the removal fails. */
@@ -1040,8 +1049,7 @@ int container_boot(struct store *s, const char *id, bool *ret_started, struct be
         return 0;
     }
     /* What a killed monitor left behind (nothing after a real reboot). */
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     (void)berth_runtime_delete(&rt, id, true, NULL);
     r = container_start(s, id, NULL, NULL, err);
     if (r >= 0) {
@@ -1084,19 +1092,13 @@ static int stop_signal(struct store *s, const struct container_record *c)
 
 int container_kill(struct store *s, const char *name_or_id, int sig, struct berth_error **err)
 {
-    _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, name_or_id, &id, err);
+    _cleanup_free_ char *id = NULL, *status = NULL;
+    int r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
-    struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
-    if (r < 0) {
-        return r;
-    }
-    bool running = streq(st.status, "running") || streq(st.status, "paused");
-    bool restarting = streq(st.status, "restarting");
-    container_state_file_release(&st);
+    bool running = streq(status, "running") || streq(status, "paused");
+    bool restarting = streq(status, "restarting");
     if (restarting) {
         /* Docker's: nothing to signal, telling the exit handler in its
          * backoff not to start it again is enough. */
@@ -1116,8 +1118,7 @@ int container_kill(struct store *s, const char *name_or_id, int sig, struct bert
             set_stopped_by_user(s, id, "kill");
         }
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     r = berth_runtime_kill(&rt, id, sig, sig == SIGKILL, err);
     if (r == -ENOENT) {
         if (err) {
@@ -1148,8 +1149,7 @@ int container_stop(struct store *s, const char *name_or_id, int timeout, struct 
         json_t *t = json_object_get(c->body, "StopTimeout");
         timeout = json_is_integer(t) ? (int)json_integer_value(t) : DEFAULT_STOP_TIMEOUT;
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     struct container_state_file st = {0};
     r = container_status(s, id, &st, err);
     if (r < 0) {
@@ -1194,26 +1194,19 @@ int container_wait(struct store *s, const char *name_or_id, int *ret_code, struc
 
 int container_rm(struct store *s, const char *name_or_id, bool force, struct berth_error **err)
 {
-    _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, name_or_id, &id, err);
+    _cleanup_free_ char *id = NULL, *status = NULL;
+    int r = container_resolve_status(s, name_or_id, &id, &status, err);
     if (r < 0) {
         return r;
     }
-    struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
-    if (r < 0) {
-        return r;
-    }
-    bool running = streq(st.status, "running") || streq(st.status, "paused");
-    container_state_file_release(&st);
+    bool running = streq(status, "running") || streq(status, "paused");
     if (running && !force) {
         return berth_error_set(err, EBUSY,
                                "You cannot remove a running container %s. Stop the container "
                                "before attempting removal or force remove",
                                id);
     }
-    _cleanup_free_ char *rt_root = runtime_root(s);
-    struct berth_runtime rt = {.root = rt_root, .seccomp_cache = s->seccomp_cache};
+    struct berth_runtime rt = container_runtime(s);
     /* No restart policy may bring it back, whatever state it is in (an exit
      * handler waiting out its backoff checks this before it starts). */
     set_stopped_by_user(s, id, "rm");
