@@ -385,7 +385,8 @@ static void test_resolve(void **state)
         upper[i] = (ch >= 'a' && ch <= 'f') ? (char)(ch - 32) : ch;
     }
     upper[12] = '\0';
-    if (strcmp(upper, pre) != 0) {
+    /* (a prefix of only digits has no upper case: then it is the id) */
+    if (strncmp(upper, cs[9]->id, 12) != 0) {
         assert_int_equal(container_resolve(f->s, upper, &id, NULL), -ENOENT);
     }
     for (size_t i = 0; i < ARRAY_SIZE(cs); i++) {
