@@ -14,7 +14,7 @@
 #include "cli/commands.h"
 
 /* Management groups: "berth image" alone prints the group's commands. */
-static const char *const groups[] = {"container", "image", NULL};
+static const char *const groups[] = {"container", "image", "network", "volume", NULL};
 
 const struct cli_command cli_commands[] = {
     {"version", "", "Show the berth version information", cmd_version},

@@ -105,6 +105,25 @@ static const char *const schema[] = {
     "CREATE TABLE containers(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
     " image_id TEXT NOT NULL, image_name TEXT, created TEXT NOT NULL, body TEXT NOT NULL);"
     "CREATE INDEX containers_image ON containers(image_id);",
+    /* 3: volumes (volume.h); a ref is a container that mounts the volume,
+     * from create to removal (Docker's "in use", running or not) */
+    "CREATE TABLE volumes(name TEXT PRIMARY KEY, driver TEXT NOT NULL, created TEXT NOT NULL,"
+    " labels TEXT, options TEXT, anonymous INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE volume_refs(volume TEXT NOT NULL REFERENCES volumes(name),"
+    " container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+    " PRIMARY KEY(volume, container_id));"
+    "CREATE INDEX volume_refs_container ON volume_refs(container_id);",
+    /* 4: networks (net/networks.h) and endpoints: a container's membership
+     * of a network (aliases, a requested address), and while it runs its
+     * lease (ipv4/ipv6/mac; NULL when stopped) */
+    "CREATE TABLE networks(id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+    " driver TEXT NOT NULL, bridge TEXT UNIQUE, created TEXT NOT NULL, config TEXT NOT NULL);"
+    "CREATE TABLE endpoints(network_id TEXT NOT NULL REFERENCES networks(id),"
+    " container_id TEXT NOT NULL REFERENCES containers(id) ON DELETE CASCADE,"
+    " config TEXT, ipv4 TEXT, ipv6 TEXT, mac TEXT, PRIMARY KEY(network_id, container_id));"
+    "CREATE UNIQUE INDEX endpoints_ipv4 ON endpoints(network_id, ipv4);"
+    "CREATE UNIQUE INDEX endpoints_ipv6 ON endpoints(network_id, ipv6);"
+    "CREATE INDEX endpoints_container ON endpoints(container_id);",
 };
 
 static int db_migrate(struct berth_db *db, struct berth_error **err)
