@@ -20,6 +20,8 @@
 #include "libberth/common/template.h"
 #include "libberth/container/health.h"
 #include "libberth/container/lifecycle.h"
+#include "libberth/container/monitor.h"
+#include "libberth/container/volume-mounts.h"
 #include "libberth/image/images.h"
 #include "libberth/runtime/container.h"
 
@@ -74,14 +76,35 @@ int cmd_kill(struct cli *cli, int argc, char **argv)
     return cli_for_each(cli, args, true, do_kill, &sig);
 }
 
+struct rm_flags {
+    bool force, volumes;
+};
+
 static int do_rm(struct store *s, const char *name, void *ud, struct berth_error **err)
 {
-    return container_rm(s, name, *(bool *)ud, err);
+    const struct rm_flags *f = ud;
+    if (!f->volumes) {
+        return container_rm(s, name, f->force, err);
+    }
+    /* -v: the anonymous volumes go after the record (their refs go with it). */
+    _cleanup_free_ char *id = NULL;
+    _cleanup_strv_free_ char **anon = NULL;
+    int r = container_resolve(s, name, &id, err);
+    if (r < 0) {
+        return r;
+    }
+    (void)container_mounts_anonymous(s, id, &anon, NULL);
+    r = container_rm(s, id, f->force, err);
+    if (r >= 0) {
+        container_volumes_release(s, anon);
+    }
+    return r;
 }
 
 int cmd_rm(struct cli *cli, int argc, char **argv)
 {
     bool force = false, volumes = false, link = false;
+    struct rm_flags rf;
     const struct opt_def defs[] = {
         {"force", 'f', OPT_BOOL, &force, "Force the removal of a running container (uses SIGKILL)",
          NULL},
@@ -95,7 +118,8 @@ int cmd_rm(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    return cli_for_each(cli, args, true, do_rm, &force);
+    rf = (struct rm_flags){.force = force, .volumes = volumes};
+    return cli_for_each(cli, args, true, do_rm, &rf);
 }
 
 static int do_wait(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -314,7 +338,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
         if (container_status(s, c->id, &st, NULL) < 0) {
             continue;
         }
-        bool running = streq(st.status, "running") || streq(st.status, "paused");
+        /* Docker lists a container in its restart backoff as running. */
+        bool running = streq(st.status, "running") || streq(st.status, "paused") ||
+                       streq(st.status, "restarting");
         const char *health = container_health_status(s, c, st.started_at);
         if ((!all && !running) || !ps_selected(&f, c, &st, c->image_id) ||
             (f.healths && !strv_contains(f.healths, health ? health : "none"))) {
@@ -429,12 +455,46 @@ static void print_entry(json_t *e, const struct logs_opts *o)
     if (o->timestamps) {
         fprintf(out, "%s ", t ? t : "");
     }
-    fputs(log, out);
+    /* By length: a k8s-file record is raw bytes, NULs included. */
+    fwrite(log, 1, json_string_length(json_object_get(e, "log")), out);
+}
+
+/* One k8s-file record ("<time> <stdout|stderr> <F|P> <text>") as the
+ * json-file entry it stands for: F puts the line's newline back. NULL when
+ * the line is not one. */
+static json_t *k8s_entry(const char *line, size_t n)
+{
+    const char *end = line + n;
+    const char *sp1 = memchr(line, ' ', n);
+    if (!sp1 || end - sp1 < 10) {
+        return NULL;
+    }
+    const char *stream = sp1 + 1;
+    const char *sp2 = memchr(stream, ' ', (size_t)(end - stream));
+    if (!sp2 || end - sp2 < 3 || (sp2[1] != 'F' && sp2[1] != 'P') || sp2[2] != ' ') {
+        return NULL;
+    }
+    size_t slen = (size_t)(sp2 - stream);
+    if (!((slen == 6 && (strneq(stream, "stdout", 6) || strneq(stream, "stderr", 6))))) {
+        return NULL;
+    }
+    const char *text = sp2 + 3;
+    struct strbuf log = STRBUF_INIT;
+    strbuf_add(&log, text, (size_t)(end - text));
+    if (sp2[1] == 'F') {
+        strbuf_addc(&log, '\n');
+    }
+    json_t *e = json_object();
+    json_object_set_new(e, "log", json_stringn_nocheck(strbuf_str(&log), log.len));
+    json_object_set_new(e, "stream", json_stringn(stream, slen));
+    json_object_set_new(e, "time", json_stringn_nocheck(line, (size_t)(sp1 - line)));
+    strbuf_release(&log);
+    return e;
 }
 
 /* Entries of one log file from offset on; *offset advances past complete
  * lines. Appends them to entries. */
-static void read_entries(int dirfd, const char *name, off_t *offset, json_t *entries)
+static void read_entries(int dirfd, const char *name, bool k8s, off_t *offset, json_t *entries)
 {
     _cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
@@ -455,7 +515,8 @@ static void read_entries(int dirfd, const char *name, off_t *offset, json_t *ent
                 }
                 continue;
             }
-            json_t *e = json_loads(strbuf_str(&line), 0, NULL);
+            json_t *e = k8s ? k8s_entry(strbuf_str(&line), line.len)
+                            : json_loads(strbuf_str(&line), 0, NULL);
             if (e) {
                 json_array_append_new(entries, e);
             }
@@ -534,16 +595,22 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
         berth_error_sys(&err, errno, "open '%s'", dir);
         return cli_fail(err, 1);
     }
-    _cleanup_free_ char *name = xasprintf("%s-json.log", id);
+    enum monitor_log_format format = MONITOR_LOG_JSON_FILE;
+    _cleanup_free_ char *name = monitor_log_name(id, driver, &format);
+    if (!name) {
+        berth_error_set(&err, ENOTSUP, "configured logging driver does not support reading");
+        return cli_fail(err, 1);
+    }
+    bool k8s = format == MONITOR_LOG_K8S_FILE;
     /* Rotated files first, oldest (highest number) first. */
     json_t *entries = json_array();
     for (int k = 9; k >= 1; k--) {
         _cleanup_free_ char *rotated = xasprintf("%s.%d", name, k);
         off_t zero = 0;
-        read_entries(dfd, rotated, &zero, entries);
+        read_entries(dfd, rotated, k8s, &zero, entries);
     }
     off_t offset = 0;
-    read_entries(dfd, name, &offset, entries);
+    read_entries(dfd, name, k8s, &offset, entries);
     size_t total = json_array_size(entries);
     size_t from = o.tail >= 0 && (size_t)o.tail < total ? total - (size_t)o.tail : 0;
     for (size_t k = from; k < total; k++) {
@@ -555,10 +622,11 @@ int cmd_logs(struct cli *cli, int argc, char **argv)
     while (follow) {
         struct container_state_file st = {0};
         bool running = container_status(s, id, &st, NULL) >= 0 &&
-                       (streq(st.status, "running") || streq(st.status, "paused"));
+                       (streq(st.status, "running") || streq(st.status, "paused") ||
+                        streq(st.status, "restarting"));
         container_state_file_release(&st);
         json_t *more = json_array();
-        read_entries(dfd, name, &offset, more);
+        read_entries(dfd, name, k8s, &offset, more);
         for (size_t k = 0; k < json_array_size(more); k++) {
             print_entry(json_array_get(more, k), &o);
         }

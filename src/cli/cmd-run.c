@@ -75,8 +75,10 @@ static int create_from_flags(struct cli *cli, int argc, char **argv, struct crea
         *ret_code = 125;
         return -EINVAL;
     }
+    log_trace_point("run: body made");
     struct store *s;
     int r = cli_store(cli, &s, &err);
+    log_trace_point("run: store open");
     if (r >= 0) {
         r = ensure_image(cli, s, json_string_value(json_object_get(body, "Image")), o, &err);
     }
@@ -120,11 +122,19 @@ static void proxy_signals(int sfd, struct store *s, const char *proxy_id)
     }
 }
 
+/* What the exit frame said (monitor.h). */
+struct exit_frame {
+    bool seen;
+    bool handed_off; /* the exit handling is ours (MONITOR_CTL_HANDOFF) */
+    int status;      /* wait status */
+};
+
 /* Copy the monitor's frames to our stdout/stderr until the exit frame;
  * forward our stdin when asked, and signals to container proxy_id unless
  * it is NULL. Returns the container's exit code (or -1 when the stream
- * ended without one). */
-static int attach_stream(int sock, bool forward_stdin, struct store *s, const char *proxy_id)
+ * ended without one); *ret_exit (may be NULL) the frame itself. */
+static int attach_stream(int sock, bool forward_stdin, struct store *s, const char *proxy_id,
+                         struct exit_frame *ret_exit)
 {
     uint8_t hdr[8];
     size_t have = 0;
@@ -214,6 +224,10 @@ static int attach_stream(int sock, bool forward_stdin, struct store *s, const ch
             int st = (int)((uint32_t)buf[0] << 24 | (uint32_t)buf[1] << 16 | (uint32_t)buf[2] << 8 |
                            buf[3]);
             code = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 255;
+            if (ret_exit) {
+                *ret_exit =
+                    (struct exit_frame){.seen = true, .handed_off = hdr[1] == 1, .status = st};
+            }
             break;
         }
         int out = hdr[0] == MONITOR_STREAM_STDERR ? STDERR_FILENO : STDOUT_FILENO;
@@ -242,6 +256,12 @@ static int monitor_pidfd(struct store *s, const char *id)
     int pidfd = -1;
     if (container_state_read(s->root, id, &st, NULL) >= 0 && st.monitor_pid > 0) {
         pidfd = (int)syscall(SYS_pidfd_open, (pid_t)st.monitor_pid, 0);
+        /* Checked after the open, which pins the process: a pid reused by
+         * another process since the monitor exited is not waited on. */
+        if (pidfd >= 0 && !container_state_monitor_alive(&st)) {
+            close(pidfd);
+            pidfd = -1;
+        }
     }
     container_state_file_release(&st);
     return pidfd;
@@ -272,14 +292,24 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
     if (tty) {
         (void)terminal_size(STDOUT_FILENO, &so.rows, &so.cols);
     }
+    /* Without a tty and with no restart policy, this process handles the
+     * container's exit itself (it has the store open already) rather than
+     * wait for the monitor's exit handler: a whole berth process less. */
+    int handoff = -1;
+    const char *policy = json_string_value(json_object_get(
+        json_object_get(json_object_get(body, "HostConfig"), "RestartPolicy"), "Name"));
+    if (!tty && (!policy || !*policy || streq(policy, "no"))) {
+        so.handoff_fd = &handoff;
+    }
     int sock = -1;
     if (container_start(s, id, &so, &sock, &err) < 0) {
         int code = start_failure_code(err);
         (void)container_rm(s, id, true, NULL);
         return cli_fail(err, code);
     }
-    int pidfd = monitor_pidfd(s, id);
+    int pidfd = handoff >= 0 ? -1 : monitor_pidfd(s, id);
     int code;
+    struct exit_frame ef = {0};
     if (tty) {
         if (terminal_attach_container(s, id, sock, true, in, false, &keys, &code) ==
             TERMINAL_DETACHED) {
@@ -287,11 +317,21 @@ static int run_attached(struct cli *cli, struct store *s, const char *id, json_t
             return 0;
         }
     } else {
-        code = attach_stream(sock, in, s, o->sig_proxy ? id : NULL);
+        code = attach_stream(sock, in, s, o->sig_proxy ? id : NULL, &ef);
         close(sock);
     }
     log_trace_point("run: exit frame");
-    wait_exit_handler(pidfd);
+    if (handoff >= 0 && ef.seen && ef.handed_off) {
+        (void)container_exit_handled(s, id, ef.status, handoff, NULL);
+    } else {
+        if (handoff >= 0) {
+            /* Not handed off after all (or no exit frame): closing our end
+             * lets the monitor run its exit handler; wait for that. */
+            close(handoff);
+            pidfd = monitor_pidfd(s, id);
+        }
+        wait_exit_handler(pidfd);
+    }
     log_trace_point("run: exit handler done");
     int wcode = 0;
     if (code < 0 && container_wait(s, id, &wcode, NULL) >= 0) {
@@ -415,7 +455,7 @@ int cmd_start(struct cli *cli, int argc, char **argv)
                 return 0;
             }
         } else {
-            code = attach_stream(sock, interactive, s, sig_proxy ? id : NULL);
+            code = attach_stream(sock, interactive, s, sig_proxy ? id : NULL, NULL);
             close(sock);
         }
         wait_exit_handler(pidfd);

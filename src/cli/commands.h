@@ -48,5 +48,18 @@ int cmd_export(struct cli *cli, int argc, char **argv);
 int cmd_commit(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
 int cmd_attach(struct cli *cli, int argc, char **argv);
+int cmd_dns(struct cli *cli, int argc, char **argv);
+int cmd_network_create(struct cli *cli, int argc, char **argv);
+int cmd_network_ls(struct cli *cli, int argc, char **argv);
+int cmd_network_inspect(struct cli *cli, int argc, char **argv);
+int cmd_network_rm(struct cli *cli, int argc, char **argv);
+int cmd_network_prune(struct cli *cli, int argc, char **argv);
 
+int cmd_volume_create(struct cli *cli, int argc, char **argv);
+int cmd_volume_ls(struct cli *cli, int argc, char **argv);
+int cmd_volume_inspect(struct cli *cli, int argc, char **argv);
+int cmd_volume_rm(struct cli *cli, int argc, char **argv);
+int cmd_volume_prune(struct cli *cli, int argc, char **argv);
+int cmd_volume_export(struct cli *cli, int argc, char **argv);
+int cmd_volume_import(struct cli *cli, int argc, char **argv);
 #endif

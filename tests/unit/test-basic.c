@@ -18,6 +18,7 @@
 #include "basic/fileio.h"
 #include "basic/opts.h"
 #include "basic/parse.h"
+#include "basic/sha256.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 
@@ -287,10 +288,65 @@ static void test_atomic_write(void **state)
     close(dfd);
 }
 
+static void hex32(const uint8_t md[32], char out[65])
+{
+    for (int i = 0; i < 32; i++) {
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+    }
+}
+
+/* FIPS 180-4 example vectors, a million 'a's fed in odd-sized pieces, and
+ * every length around the padding boundary (55, 56, 63, 64, 65 bytes)
+ * against the one-shot digest of the same data fed byte by byte. */
+static void test_sha256(void **state)
+{
+    (void)state;
+    uint8_t md[32];
+    char hex[65];
+    sha256("", 0, md);
+    hex32(md, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    sha256("abc", 3, md);
+    hex32(md, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    sha256(m, strlen(m), md);
+    hex32(md, hex);
+    assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+    struct sha256 c;
+    sha256_init(&c);
+    char a[997];
+    memset(a, 'a', sizeof(a));
+    size_t left = 1000000;
+    while (left) {
+        size_t n = left < sizeof(a) ? left : sizeof(a);
+        sha256_update(&c, a, n);
+        left -= n;
+    }
+    sha256_final(&c, md);
+    hex32(md, hex);
+    assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    uint8_t data[130];
+    for (size_t i = 0; i < sizeof(data); i++) {
+        data[i] = (uint8_t)(i * 7 + 1);
+    }
+    for (size_t len = 0; len <= sizeof(data); len++) {
+        uint8_t one[32], bytes[32];
+        sha256(data, len, one);
+        sha256_init(&c);
+        for (size_t i = 0; i < len; i++) {
+            sha256_update(&c, data + i, 1);
+        }
+        sha256_final(&c, bytes);
+        assert_memory_equal(one, bytes, 32);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_size),
+        cmocka_unit_test(test_sha256),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_parse_ints),
         cmocka_unit_test(test_strv),

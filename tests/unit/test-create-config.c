@@ -114,6 +114,8 @@ static const struct ok_case ok_cases[] = {
      "{'Type':'volume','Target':'/v','VolumeOptions':{'NoCopy':true,'Labels':{'k':'v'}}},"
      "{'Type':'bind','Source':'/x','Target':'/y','ReadOnly':false,"
      "'BindOptions':{'Propagation':'rslave'}}]}}"},
+    {{"--volumes-from", "db", "--volumes-from", "cache:ro", "alpine"},
+     "{'Image':'alpine'," ATT ",'HostConfig':{'VolumesFrom':['db','cache:ro']}}"},
     {{"--tmpfs", "/run", "--tmpfs", "/tmp:rw,size=64m", "alpine"},
      "{'Image':'alpine'," ATT ",'HostConfig':{'Tmpfs':{'/run':'','/tmp':'rw,size=64m'}}}"},
     {{"--restart", "on-failure:3", "alpine"},

@@ -22,6 +22,7 @@
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 #include "libberth/common/json-util.h"
+#include "libberth/runtime/state.h"
 
 /* Caps on what we read back from disk or take from a request. */
 #define NAME_MAX_LEN 253
@@ -759,18 +760,23 @@ static int vfs_copy(const char *src, int dst_fd, struct berth_error **err)
     if (sfd < 0) {
         return berth_error_sys(err, errno, "open layer '%s'", src);
     }
+    return container_tree_copy(sfd, dst_fd, err);
+}
+
+int container_tree_copy(int src_fd, int dst_fd, struct berth_error **err)
+{
     struct stat st;
-    if (fstat(sfd, &st) < 0) {
-        return berth_error_sys(err, errno, "stat '%s'", src);
+    if (fstat(src_fd, &st) < 0) {
+        return berth_error_sys(err, errno, "stat copy source");
     }
     struct copy_ctx ctx = {.dst_root = dst_fd};
-    int r = copy_tree(&ctx, sfd, dst_fd, NULL, 0, err);
+    int r = copy_tree(&ctx, src_fd, dst_fd, NULL, 0, err);
     for (size_t i = 0; i < ctx.n_links; i++) {
         free(ctx.links[i].path);
     }
     free(ctx.links);
     if (r >= 0) {
-        r = copy_meta(-1, -1, "/", sfd, dst_fd, &st, err);
+        r = copy_meta(-1, -1, "/", src_fd, dst_fd, &st, err);
     }
     return r;
 }
@@ -1390,11 +1396,12 @@ int container_state_write(const char *root, const char *id, const struct contain
         return r;
     }
     json_t *o =
-        json_pack("{s:s, s:I, s:I, s:i, s:b, s:s, s:s, s:s, s:i}", "Status",
+        json_pack("{s:s, s:I, s:I, s:I, s:i, s:b, s:s, s:s, s:s, s:i}", "Status",
                   st->status ? st->status : "created", "Pid", (json_int_t)st->pid, "MonitorPid",
-                  (json_int_t)st->monitor_pid, "ExitCode", st->exit_code, "OOMKilled",
-                  st->oom_killed, "Error", st->error ? st->error : "", "StartedAt",
-                  st->started_at ? st->started_at : zero_time, "FinishedAt",
+                  (json_int_t)st->monitor_pid, "MonitorStartTime",
+                  (json_int_t)(st->monitor_start > INT64_MAX ? 0 : st->monitor_start), "ExitCode",
+                  st->exit_code, "OOMKilled", st->oom_killed, "Error", st->error ? st->error : "",
+                  "StartedAt", st->started_at ? st->started_at : zero_time, "FinishedAt",
                   st->finished_at ? st->finished_at : zero_time, "RestartCount", st->restart_count);
     if (!o) {
         return berth_error_set(err, EINVAL, "state of '%.12s': not valid UTF-8", id);
@@ -1426,7 +1433,7 @@ int container_state_read(const char *root, const char *id, struct container_stat
         return berth_error_prefix(err, "state of '%.12s'", id);
     }
     const char *status = "created", *error = "", *started = zero_time, *finished = zero_time;
-    int64_t pid = 0, mpid = 0, code = 0, restarts = 0;
+    int64_t pid = 0, mpid = 0, mstart = 0, code = 0, restarts = 0;
     bool oom = false;
     const char *w = "state.json";
     r = jget_str(o, w, "Status", false, &status, err);
@@ -1435,6 +1442,10 @@ int container_state_read(const char *root, const char *id, struct container_stat
     }
     if (r >= 0) {
         r = jget_i64(o, w, "MonitorPid", false, &mpid, err);
+    }
+    if (r >= 0) {
+        /* Absent in older state files: unknown (0). */
+        r = jget_i64(o, w, "MonitorStartTime", false, &mstart, err);
     }
     if (r >= 0) {
         r = jget_i64(o, w, "ExitCode", false, &code, err);
@@ -1464,6 +1475,7 @@ int container_state_read(const char *root, const char *id, struct container_stat
         .status = xstrdup(status),
         .pid = pid,
         .monitor_pid = mpid,
+        .monitor_start = mstart > 0 ? (uint64_t)mstart : 0,
         .exit_code = (int)code,
         .oom_killed = oom,
         .error = error && *error ? xstrdup(error) : NULL,
@@ -1472,4 +1484,34 @@ int container_state_read(const char *root, const char *id, struct container_stat
         .restart_count = (int)restarts,
     };
     return 0;
+}
+
+uint64_t container_pid_start_time(int64_t pid)
+{
+    uint64_t start = 0;
+    bool zombie = false;
+    if (pid <= 0 || pid > INT32_MAX || proc_pid_start_time((pid_t)pid, &start, &zombie) < 0 ||
+        zombie) {
+        return 0;
+    }
+    return start;
+}
+
+bool container_state_monitor_alive(const struct container_state_file *st)
+{
+    if (st->monitor_pid <= 0 || st->monitor_pid > INT32_MAX) {
+        return false;
+    }
+    uint64_t start = 0;
+    bool zombie = false;
+    if (proc_pid_start_time((pid_t)st->monitor_pid, &start, &zombie) < 0) {
+        /* No /proc entry: gone. (Under a /proc we cannot read the answer
+         * would be the same: nothing there is ours to trust.) */
+        return false;
+    }
+    /* The monitor is double-forked, so its parent is the host's pid 1 or
+     * a subreaper, which may not reap it: a zombie is an exited monitor.
+     * A different start time is another process that got the pid after
+     * the monitor was gone (pid reuse). */
+    return !zombie && (st->monitor_start == 0 || start == st->monitor_start);
 }

@@ -83,6 +83,12 @@ bool container_image_in_use(struct store *s, const char *image_id);
 int container_rootfs_mount(struct store *s, const struct container_record *c, char **ret_path,
                            struct berth_error **err);
 int container_rootfs_unmount(struct store *s, const char *id, struct berth_error **err);
+/* Copy the tree below directory src_fd into the existing empty directory
+ * dst_fd through dirfds only (never following a symlink, not crossing into
+ * what a path names): owners, modes, xattrs, times, hardlinks, symlinks,
+ * devices; then the owner, mode, xattrs and times of src_fd itself onto
+ * dst_fd. The vfs driver's rootfs copy and volume copy-up use it. */
+int container_tree_copy(int src_fd, int dst_fd, struct berth_error **err);
 /* Unmount, remove both directories and the record. */
 int container_remove(struct store *s, const char *id, struct berth_error **err);
 
@@ -91,6 +97,11 @@ int container_remove(struct store *s, const char *id, struct berth_error **err);
 struct container_state_file {
     char *status; /* "created", "running", "paused", "restarting", "exited", "dead" */
     int64_t pid, monitor_pid;
+    /* The monitor's start time (field 22 of /proc/<pid>/stat, clock ticks
+     * since boot), "MonitorStartTime": a pid alone may name another process
+     * once the monitor is gone and the kernel reused it. 0: unknown (a
+     * state file written before this field existed). */
+    uint64_t monitor_start;
     int exit_code;
     bool oom_killed;
     char *error;
@@ -103,6 +114,13 @@ int container_state_read(const char *root, const char *id, struct container_stat
                          struct berth_error **err);
 int container_state_write(const char *root, const char *id, const struct container_state_file *st,
                           struct berth_error **err);
+/* Whether st->monitor_pid is still the monitor that wrote it: alive, not a
+ * zombie, and (when st->monitor_start is known) started at that time. A
+ * pid that fails this is never signalled or waited on. With an unknown
+ * start time only "exists and not a zombie" can be checked. */
+bool container_state_monitor_alive(const struct container_state_file *st);
+/* The start time to record for a pid (0 when it is gone). */
+uint64_t container_pid_start_time(int64_t pid);
 
 /* The resolv.conf a container gets, from the host's file content (already
  * chosen: systemd-resolved's upstream file when the host one points at

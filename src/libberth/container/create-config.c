@@ -27,6 +27,7 @@
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 #include "libberth/common/json-util.h"
+#include "libberth/container/monitor.h"
 
 /* Caps on what files named by flags may make us allocate. */
 #define KV_FILE_MAX (4u << 20)
@@ -59,6 +60,7 @@ struct run_flags {
     char **attach, **env, **env_file, **label, **label_file, **cap_add, **cap_drop;
     char **security_opt, **device, **tmpfs, **ulimit, **log_opt, **add_host, **dns;
     char **dns_search, **group_add, **volume, **mount, **publish, **expose;
+    char **volumes_from;
 };
 
 static bool utf8_ok(const char *s)
@@ -78,6 +80,8 @@ static void run_flags_release(struct run_flags *f)
         strv_free(*lists[i]);
         *lists[i] = NULL;
     }
+    strv_free(f->volumes_from);
+    f->volumes_from = NULL;
 }
 
 /* pflag's wording for a value a flag refuses:
@@ -922,6 +926,10 @@ static int build_volumes(struct run_flags *f, json_t *body, json_t *hc, struct b
     if (json_array_size(mounts)) {
         json_object_set(hc, "Mounts", mounts);
     }
+    /* Checked against the named containers by container_create. */
+    if (f->volumes_from) {
+        json_object_set_new(hc, "VolumesFrom", strv_to_json(f->volumes_from));
+    }
     if (f->tmpfs) {
         json_t *t = json_object();
         json_object_set_new(hc, "Tmpfs", t);
@@ -1356,6 +1364,12 @@ static int build_host_config(struct run_flags *f, json_t *hc, struct berth_error
         return r;
     }
     if (f->log_driver || f->log_opt) {
+        if (!monitor_log_driver_supported(f->log_driver)) {
+            /* Docker's daemon message; berth has json-file, k8s-file and
+             * none (no plugins, no journald/syslog/... yet). */
+            return berth_error_set(err, EINVAL, "logger: no log driver named '%s' is registered",
+                                   f->log_driver);
+        }
         if (f->log_driver && streq(f->log_driver, "none") && f->log_opt) {
             return berth_error_set(err, EINVAL, "invalid logging opts for driver none");
         }
@@ -1629,6 +1643,8 @@ int container_create_body_from_flags(int argc, char **argv, json_t **ret_body,
         {"user", 'u', OPT_STRING, &f.user, "Username or UID (format: <name|uid>[:<group|gid>])",
          NULL},
         {"volume", 'v', OPT_LIST, &f.volume, "Bind mount a volume", NULL},
+        {"volumes-from", 0, OPT_LIST, &f.volumes_from,
+         "Mount volumes from the specified container(s)", NULL},
         {"workdir", 'w', OPT_STRING, &f.workdir, "Working directory inside the container", NULL},
         {0},
     };

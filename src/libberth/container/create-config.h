@@ -17,7 +17,7 @@
  * --stop-timeout --health-cmd --health-interval --health-timeout
  * --health-retries --health-start-period --no-healthcheck --detach-keys
  * --sig-proxy --log-driver --log-opt --add-host --dns --dns-search --platform
- * --pull --cidfile --group-add --workdir -v/--volume --mount -p/--publish
+ * --pull --cidfile --group-add --workdir -v/--volume --mount --volumes-from -p/--publish
  * -P --network --expose), flags stop at the image name (everything after
  * it is the command), and fills:
  *   body: {"Image", "Cmd", "Entrypoint", "Env", "WorkingDir", "User",
@@ -29,7 +29,7 @@
  *          "Devices", "Tmpfs", "ShmSize", "Ulimits", "Memory", "MemorySwap",
  *          "MemoryReservation", "NanoCpus", "CpuShares", "CpusetCpus",
  *          "PidsLimit", "OomKillDisable", "LogConfig", "ExtraHosts", "Dns",
- *          "DnsSearch", "GroupAdd", "Binds", "Mounts", "PortBindings",
+ *          "DnsSearch", "GroupAdd", "Binds", "Mounts", "VolumesFrom", "PortBindings",
  *          "PublishAllPorts", "NetworkMode"}, ...}
  * with Docker's field names, types and units (bytes, nano-CPUs, durations in
  * nanoseconds), omitting what was not given (Docker's defaults are applied

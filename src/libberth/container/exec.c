@@ -12,6 +12,8 @@
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -84,6 +86,80 @@ static int exec_with_stdio(const struct berth_runtime *rt, const struct berth_ex
         }
     }
     return r;
+}
+
+/* exec -d. The process is a child of whoever calls berth_runtime_exec
+ * (CLONE_PARENT); were that the CLI, which exits at once, it would be
+ * reparented to the CLI's pid namespace's reaper: the host's pid 1 or a
+ * subreaper above the CLI, neither of which need reap it (this host's
+ * pid 1 does not), so every detached exec would end as a zombie outside
+ * the container. Docker's shim reaps its exec processes; here a small
+ * waiter does: a child of the CLI in its own session that starts the
+ * process, reports the outcome, drops every fd it inherited (the caller's
+ * terminal, a shell's $(...) pipe, the store's database) and waits for it.
+ * A stop or rm -f of the container kills the process (the pid namespace's
+ * init goes, and the cgroup is killed), so the waiter never outlives it. */
+struct detached_result {
+    int32_t r, pid;
+    char msg[1016];
+};
+
+static int exec_detached(const struct berth_runtime *rt, const struct berth_exec_opts *eo,
+                         const int child_stdio[3], pid_t *ret_pid, struct berth_error **err)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0) {
+        return berth_error_sys(err, errno, "pipe");
+    }
+    pid_t w = fork();
+    if (w < 0) {
+        int e = errno;
+        close(p[0]), close(p[1]);
+        return berth_error_sys(err, e, "fork");
+    }
+    if (w == 0) {
+        close(p[0]);
+        (void)setsid(); /* no signal from the caller's terminal reaches it */
+        struct detached_result res = {0};
+        struct berth_error *e = NULL;
+        pid_t pid = 0;
+        int r = exec_with_stdio(rt, eo, child_stdio, &pid, &e);
+        res.r = r < 0 ? r : 0;
+        res.pid = (int32_t)pid;
+        if (e && e->msg) {
+            snprintf(res.msg, sizeof(res.msg), "%s", e->msg);
+        }
+        (void)write_all(p[1], &res, sizeof(res));
+        if (r < 0) {
+            _exit(1);
+        }
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int i = 0; i < 3 && null >= 0; i++) {
+            dup2(null, i);
+        }
+        (void)syscall(SYS_close_range, 3U, ~0U, 0U);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        _exit(0);
+    }
+    close(p[1]);
+    struct detached_result res = {0};
+    ssize_t n = read_all(p[0], &res, sizeof(res));
+    close(p[0]);
+    if (n != (ssize_t)sizeof(res)) {
+        /* The waiter died before it could tell: reap it, report that. */
+        while (waitpid(w, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return berth_error_set(err, EIO, "exec: the detached process's waiter failed");
+    }
+    res.msg[sizeof(res.msg) - 1] = 0;
+    if (res.r < 0) {
+        while (waitpid(w, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return berth_error_set(err, -res.r, "%s", res.msg[0] ? res.msg : strerror(-res.r));
+    }
+    *ret_pid = res.pid;
+    return 0;
 }
 
 int container_exec(struct store *s, const char *name_or_id, const struct container_exec_opts *o,
@@ -190,7 +266,8 @@ int container_exec(struct store *s, const char *name_or_id, const struct contain
     const int child[3] = {in[0] >= 0 ? in[0] : devnull, out[1] >= 0 ? out[1] : devnull,
                           errp[1] >= 0 ? errp[1] : devnull};
     pid_t pid = 0;
-    r = exec_with_stdio(&rt, &eo, child, &pid, err);
+    r = o->detach ? exec_detached(&rt, &eo, child, &pid, err)
+                  : exec_with_stdio(&rt, &eo, child, &pid, err);
     if (r < 0) {
         goto out;
     }

@@ -10,8 +10,12 @@
  *
  * There is no daemon to hold the process: berth_runtime_exec makes it a
  * child of the caller (CLONE_PARENT), which waits for it with waitpid() and
- * relays its stdio. So the caller must reap it; with detach it may simply
- * exit (the process is then reparented and keeps running).
+ * relays its stdio. So the caller must reap it. With detach it is instead
+ * the child of a waiter process that container_exec forks (own session,
+ * every inherited fd closed, exits when the process does; a stop or rm -f
+ * of the container ends both): the caller may simply exit, and the
+ * process is never left a zombie of the host's pid 1. ret->pid is then
+ * the process's pid, not the caller's child.
  *
  * Stdio. The process never gets the caller's own fds: with a tty it gets a
  * new pty (the master is returned); otherwise pipes (returned), or

@@ -8,13 +8,10 @@
  * reopened through their O_PATH fd (/proc/self/fd), which pins the inode
  * that was checked. Everything that writes into a directory goes through
  * layer_unpack (layer.h), which resolves each entry from the target dirfd.
- * The tar is written with libarchive's writer, dlopen()ed on first use as
- * the readers are; owner names are never looked up (CVE-2019-14271).
+ * The tar is written by image/tree-tar.c, which walks the same way.
  */
 #include "fs.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -39,374 +36,14 @@
 #include "libberth/image/archive.h"
 #include "libberth/image/images.h"
 #include "libberth/image/layer.h"
+#include "libberth/image/tree-tar.h"
 #include "libberth/runtime/container.h"
 
 #define MAX_DEPTH 1024
-#define COPY_BUF (256 * 1024)
-#define WHITEOUT_PREFIX ".wh."
-#define OPAQUE_NAME ".wh..wh..opq"
-
-#define LAW_SYMBOLS(X)                                                                             \
-    X(archive_write_new)                                                                           \
-    X(archive_write_set_format_pax_restricted)                                                     \
-    X(archive_write_add_filter_gzip)                                                               \
-    X(archive_write_set_bytes_in_last_block)                                                       \
-    X(archive_write_open_fd)                                                                       \
-    X(archive_write_header)                                                                        \
-    X(archive_write_data)                                                                          \
-    X(archive_write_close)                                                                         \
-    X(archive_write_free)                                                                          \
-    X(archive_error_string)                                                                        \
-    X(archive_errno)                                                                               \
-    X(archive_entry_new)                                                                           \
-    X(archive_entry_clear)                                                                         \
-    X(archive_entry_free)                                                                          \
-    X(archive_entry_set_pathname)                                                                  \
-    X(archive_entry_set_size)                                                                      \
-    X(archive_entry_set_mode)                                                                      \
-    X(archive_entry_set_uid)                                                                       \
-    X(archive_entry_set_gid)                                                                       \
-    X(archive_entry_set_mtime)                                                                     \
-    X(archive_entry_set_symlink)                                                                   \
-    X(archive_entry_set_hardlink)                                                                  \
-    X(archive_entry_set_rdevmajor)                                                                 \
-    X(archive_entry_set_rdevminor)                                                                 \
-    X(archive_entry_xattr_add_entry)
-
-DEFINE_DL_LIB(law, LAW_SYMBOLS, "libarchive.so.13", "libarchive13")
-
-/* ---- the tar writer ------------------------------------------------------ */
-
-struct hardlink {
-    dev_t dev;
-    ino_t ino;
-    char *name;
-};
-
-struct tar_out {
-    struct archive *a;
-    struct archive_entry *e;
-    bool set_owner; /* cp without -a: every entry owned by uid:gid */
-    uid_t uid;
-    gid_t gid;
-    bool layer; /* commit: overlay whiteouts and opaque dirs as OCI entries */
-    bool skip_berth_files;
-    struct hardlink *links;
-    size_t n_links, cap_links;
-};
-
-static int tar_error(struct tar_out *t, struct berth_error **err, const char *what)
-{
-    int e = law.archive_errno(t->a);
-    const char *msg = law.archive_error_string(t->a);
-    return berth_error_set(err, e > 0 ? e : EIO, "%s: %s", what, msg ? msg : "archive error");
-}
-
-static int tar_open(struct tar_out *t, int fd, bool gzip, struct berth_error **err)
-{
-    int r = law_load(err);
-    if (r < 0) {
-        return r;
-    }
-    t->a = law.archive_write_new();
-    t->e = law.archive_entry_new();
-    if (!t->a || !t->e) {
-        abort(); /* out of memory, as xmalloc */
-    }
-    if (law.archive_write_set_format_pax_restricted(t->a) != ARCHIVE_OK ||
-        (gzip && law.archive_write_add_filter_gzip(t->a) < ARCHIVE_WARN) ||
-        law.archive_write_set_bytes_in_last_block(t->a, 1) != ARCHIVE_OK ||
-        law.archive_write_open_fd(t->a, fd) != ARCHIVE_OK) {
-        return tar_error(t, err, "tar");
-    }
-    return 0;
-}
-
-static int tar_close(struct tar_out *t, struct berth_error **err)
-{
-    int r = 0;
-    if (t->a && law.archive_write_close(t->a) != ARCHIVE_OK) {
-        r = tar_error(t, err, "tar");
-    }
-    return r;
-}
-
-static void tar_release(struct tar_out *t)
-{
-    if (t->a) {
-        law.archive_write_free(t->a);
-    }
-    if (t->e) {
-        law.archive_entry_free(t->e);
-    }
-    for (size_t i = 0; i < t->n_links; i++) {
-        free(t->links[i].name);
-    }
-    free(t->links);
-    *t = (struct tar_out){0};
-}
-
-static void entry_basics(struct tar_out *t, const char *name, const struct stat *st)
-{
-    struct archive_entry *e = t->e;
-    law.archive_entry_clear(e);
-    law.archive_entry_set_pathname(e, name);
-    law.archive_entry_set_mode(e, st->st_mode);
-    law.archive_entry_set_uid(e, t->set_owner ? t->uid : st->st_uid);
-    law.archive_entry_set_gid(e, t->set_owner ? t->gid : st->st_gid);
-    law.archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-    law.archive_entry_set_size(e, 0);
-}
-
-/* An empty regular file: OCI whiteouts and opaque markers. */
-static int tar_marker(struct tar_out *t, const char *name, const struct stat *st,
-                      struct berth_error **err)
-{
-    struct stat m = *st;
-    m.st_mode = S_IFREG | 0;
-    entry_basics(t, name, &m);
-    if (law.archive_write_header(t->a, t->e) < ARCHIVE_WARN) {
-        return tar_error(t, err, name);
-    }
-    return 0;
-}
-
-/* Extended attributes worth keeping in a layer or copy: file capabilities
- * and user attributes; overlay's own (trusted.overlay.*) never. */
-static void entry_xattrs(struct tar_out *t, int fd)
-{
-    char names[4096];
-    ssize_t n = flistxattr(fd, names, sizeof(names));
-    for (ssize_t off = 0; n > 0 && off < n; off += (ssize_t)strlen(names + off) + 1) {
-        const char *k = names + off;
-        if (strncmp(k, "user.", 5) != 0 && strcmp(k, "security.capability") != 0) {
-            continue;
-        }
-        char val[4096];
-        ssize_t vl = fgetxattr(fd, k, val, sizeof(val));
-        if (vl >= 0) {
-            law.archive_entry_xattr_add_entry(t->e, k, val, (size_t)vl);
-        }
-    }
-}
 
 static char *join_name(const char *dir, const char *name)
 {
     return *dir ? xasprintf("%s/%s", dir, name) : xstrdup(name);
-}
-
-/* Files berth itself bind-mounts into every container (and the empty
- * mount points made for them): not the container's changes. */
-static bool is_berth_file(const char *name, const struct stat *st)
-{
-    static const char *const files[] = {"etc/hosts", "etc/hostname", "etc/resolv.conf", NULL};
-    if (!S_ISREG(st->st_mode) || st->st_size != 0) {
-        return false;
-    }
-    for (size_t i = 0; files[i]; i++) {
-        if (streq(name, files[i])) {
-            return true;
-        }
-    }
-    return false;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in a directory (without . and ..), sorted. */
-static int list_dir(int dfd, char ***ret, struct berth_error **err)
-{
-    int dup = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup < 0) {
-        return berth_error_sys(err, errno, "open directory");
-    }
-    DIR *d = fdopendir(dup);
-    if (!d) {
-        int e = errno;
-        close(dup);
-        return berth_error_sys(err, e, "read directory");
-    }
-    char **names = xcalloc(1, sizeof(char *));
-    size_t n = 0;
-    struct dirent *de;
-    while ((errno = 0, de = readdir(d))) {
-        if (streq(de->d_name, ".") || streq(de->d_name, "..")) {
-            continue;
-        }
-        strv_push(&names, de->d_name);
-        n++;
-    }
-    int e = errno;
-    closedir(d);
-    if (e) {
-        strv_free(names);
-        return berth_error_sys(err, e, "read directory");
-    }
-    qsort(names, n, sizeof(char *), cmp_str);
-    *ret = names;
-    return 0;
-}
-
-/* Reopen an O_PATH fd for reading: the inode it pins, not whatever the
- * path names now. */
-static int reopen_read(int pathfd)
-{
-    char p[64];
-    snprintf(p, sizeof(p), "/proc/self/fd/%d", pathfd);
-    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-    return fd < 0 ? -errno : fd;
-}
-
-static int tar_entry(struct tar_out *t, int fd, const struct stat *st, const char *name,
-                     unsigned depth, struct berth_error **err);
-
-static int tar_children(struct tar_out *t, int dfd, const char *name, unsigned depth,
-                        struct berth_error **err)
-{
-    _cleanup_strv_free_ char **names = NULL;
-    int r = list_dir(dfd, &names, err);
-    if (r < 0) {
-        return berth_error_prefix(err, "'%s'", *name ? name : "/");
-    }
-    STRV_FOREACH(n, names)
-    {
-        _cleanup_free_ char *child = join_name(name, *n);
-        _cleanup_close_ int cfd = openat(dfd, *n, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        struct stat cst;
-        if (cfd < 0 || fstat(cfd, &cst) < 0) {
-            if (errno == ENOENT) {
-                continue; /* gone meanwhile (a running container) */
-            }
-            return berth_error_sys(err, errno, "'%s'", child);
-        }
-        r = tar_entry(t, cfd, &cst, child, depth + 1, err);
-        if (r < 0) {
-            return r;
-        }
-    }
-    return 0;
-}
-
-/* Write the object fd (O_PATH, not followed) as name; name "" is the root
- * of the walk: only its contents are written. */
-static int tar_entry(struct tar_out *t, int fd, const struct stat *st, const char *name,
-                     unsigned depth, struct berth_error **err)
-{
-    if (depth > MAX_DEPTH) {
-        return berth_error_set(err, ELOOP, "'%s': directories nested too deep", name);
-    }
-    if (S_ISSOCK(st->st_mode)) {
-        return 0; /* tar cannot hold them; Docker skips them too */
-    }
-    if (t->skip_berth_files && is_berth_file(name, st)) {
-        return 0;
-    }
-    if (t->layer && S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0)) {
-        /* overlayfs whiteout -> OCI ".wh.<name>" */
-        const char *slash = strrchr(name, '/');
-        _cleanup_free_ char *wh =
-            slash ? xasprintf("%.*s/" WHITEOUT_PREFIX "%s", (int)(slash - name), name, slash + 1)
-                  : xasprintf(WHITEOUT_PREFIX "%s", name);
-        return tar_marker(t, wh, st, err);
-    }
-    if (S_ISDIR(st->st_mode)) {
-        _cleanup_close_ int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-            return berth_error_sys(err, errno, "open '%s'", name);
-        }
-        if (*name) {
-            entry_basics(t, name, st);
-            entry_xattrs(t, dfd);
-            if (law.archive_write_header(t->a, t->e) < ARCHIVE_WARN) {
-                return tar_error(t, err, name);
-            }
-        }
-        char v[2];
-        if (t->layer && *name && fgetxattr(dfd, "trusted.overlay.opaque", v, sizeof(v)) == 1 &&
-            v[0] == 'y') {
-            _cleanup_free_ char *opq = join_name(name, OPAQUE_NAME);
-            int r = tar_marker(t, opq, st, err);
-            if (r < 0) {
-                return r;
-            }
-        }
-        return tar_children(t, dfd, name, depth, err);
-    }
-    if (!*name) {
-        return berth_error_set(err, EINVAL, "nothing to write: an unnamed file");
-    }
-    entry_basics(t, name, st);
-    if (S_ISREG(st->st_mode) && st->st_nlink > 1) {
-        for (size_t i = 0; i < t->n_links; i++) {
-            if (t->links[i].dev == st->st_dev && t->links[i].ino == st->st_ino) {
-                law.archive_entry_set_hardlink(t->e, t->links[i].name);
-                if (law.archive_write_header(t->a, t->e) < ARCHIVE_WARN) {
-                    return tar_error(t, err, name);
-                }
-                return 0;
-            }
-        }
-        t->links = xgrow(t->links, sizeof(*t->links), t->n_links + 1, &t->cap_links);
-        t->links[t->n_links++] =
-            (struct hardlink){.dev = st->st_dev, .ino = st->st_ino, .name = xstrdup(name)};
-    }
-    if (S_ISLNK(st->st_mode)) {
-        char target[PATH_MAX];
-        ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
-        if (n < 0) {
-            return berth_error_sys(err, errno, "readlink '%s'", name);
-        }
-        target[n] = '\0';
-        law.archive_entry_set_symlink(t->e, target);
-        if (law.archive_write_header(t->a, t->e) < ARCHIVE_WARN) {
-            return tar_error(t, err, name);
-        }
-        return 0;
-    }
-    if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) || S_ISFIFO(st->st_mode)) {
-        law.archive_entry_set_rdevmajor(t->e, major(st->st_rdev));
-        law.archive_entry_set_rdevminor(t->e, minor(st->st_rdev));
-        if (law.archive_write_header(t->a, t->e) < ARCHIVE_WARN) {
-            return tar_error(t, err, name);
-        }
-        return 0;
-    }
-    if (!S_ISREG(st->st_mode)) {
-        return 0;
-    }
-    _cleanup_close_ int rfd = reopen_read(fd);
-    if (rfd < 0) {
-        return berth_error_sys(err, -rfd, "open '%s'", name);
-    }
-    law.archive_entry_set_size(t->e, st->st_size);
-    entry_xattrs(t, rfd);
-    if (law.archive_write_header(t->a, t->e) < ARCHIVE_WARN) {
-        return tar_error(t, err, name);
-    }
-    /* Exactly st_size bytes: libarchive pads a file that shrank meanwhile
-     * and a file that grew is cut, so the archive stays well-formed. */
-    _cleanup_free_ char *buf = xmalloc(COPY_BUF);
-    off_t left = st->st_size;
-    while (left > 0) {
-        ssize_t n = read(rfd, buf, left < COPY_BUF ? (size_t)left : COPY_BUF);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return berth_error_sys(err, errno, "read '%s'", name);
-        }
-        if (n == 0) {
-            break;
-        }
-        if (law.archive_write_data(t->a, buf, (size_t)n) < 0) {
-            return tar_error(t, err, name);
-        }
-        left -= n;
-    }
-    return 0;
 }
 
 /* ---- a container's root --------------------------------------------------- */
@@ -579,7 +216,8 @@ static int cp_copy(struct store *s, int srcroot, const char *src, int dstroot, c
     _cleanup_close_ int sfd = -1, dfd = -1, target = -1, tmp = -1;
     const char *prefix = NULL;
     struct stat sst, dst;
-    struct tar_out t = {0};
+    struct tree_tar_opts topts = {0};
+    _cleanup_(tree_tar_freep) struct tree_tar *t = NULL;
     int r = 0;
 
     bool follow = (flags & CONTAINER_CP_FOLLOW) || sp.dir_slash || !*sp.base;
@@ -635,16 +273,16 @@ static int cp_copy(struct store *s, int srcroot, const char *src, int dstroot, c
     }
     if (!(flags & CONTAINER_CP_ARCHIVE)) {
         /* Docker: owned by root in a container, by the caller on the host. */
-        t.set_owner = true;
-        t.uid = dstroot >= 0 ? 0 : getuid();
-        t.gid = dstroot >= 0 ? 0 : getgid();
+        topts.set_owner = true;
+        topts.uid = dstroot >= 0 ? 0 : getuid();
+        topts.gid = dstroot >= 0 ? 0 : getgid();
     }
-    r = tar_open(&t, tmp, false, err);
+    r = tree_tar_open(tmp, &topts, &t, err);
     if (r >= 0) {
-        r = tar_entry(&t, sfd, &sst, prefix, 0, err);
+        r = tree_tar_add(t, sfd, &sst, prefix, err);
     }
     if (r >= 0) {
-        r = tar_close(&t, err);
+        r = tree_tar_finish(t, err);
     }
     if (r >= 0 && lseek(tmp, 0, SEEK_SET) < 0) {
         r = berth_error_sys(err, errno, "rewind");
@@ -653,7 +291,6 @@ static int cp_copy(struct store *s, int srcroot, const char *src, int dstroot, c
         r = layer_unpack(tmp, target, LAYER_APPLY, NULL, NULL, err);
     }
 out:
-    tar_release(&t);
     cp_path_release(&sp);
     cp_path_release(&dp);
     return r;
@@ -675,7 +312,8 @@ int container_cp_from(struct store *s, const char *name_or_id, const char *src,
     /* A tar of SRC on fd, named by its base name (Docker's). */
     struct cp_path sp;
     cp_path_split(src, &sp);
-    struct tar_out t = {0};
+    struct tree_tar_opts topts = {0};
+    _cleanup_(tree_tar_freep) struct tree_tar *t = NULL;
     bool follow = (flags & CONTAINER_CP_FOLLOW) || sp.dir_slash || !*sp.base;
     _cleanup_close_ int sfd = chase_open(x.rootfd, sp.path, O_PATH, follow ? 0 : CHASE_NOFOLLOW);
     struct stat st;
@@ -684,15 +322,14 @@ int container_cp_from(struct store *s, const char *name_or_id, const char *src,
     } else if (sp.contents && !S_ISDIR(st.st_mode)) {
         r = berth_error_set(err, ENOTDIR, "'%s': not a directory", src);
     } else {
-        r = tar_open(&t, fd, false, err);
+        r = tree_tar_open(fd, &topts, &t, err);
         if (r >= 0) {
-            r = tar_entry(&t, sfd, &st, sp.contents ? "" : sp.base, 0, err);
+            r = tree_tar_add(t, sfd, &st, sp.contents ? "" : sp.base, err);
         }
         if (r >= 0) {
-            r = tar_close(&t, err);
+            r = tree_tar_finish(t, err);
         }
     }
-    tar_release(&t);
     cp_path_release(&sp);
     ctr_release(s, &x);
     return r;
@@ -763,7 +400,7 @@ static int diff_walk(struct diff *d, int dfd, const char *rel, bool opaque, unsi
         return berth_error_set(err, ELOOP, "'%s': directories nested too deep", rel);
     }
     _cleanup_strv_free_ char **names = NULL;
-    int r = list_dir(dfd, &names, err);
+    int r = tree_list_dir(dfd, &names, err);
     if (r < 0) {
         return r;
     }
@@ -780,7 +417,7 @@ static int diff_walk(struct diff *d, int dfd, const char *rel, bool opaque, unsi
             count++;
             continue;
         }
-        if (is_berth_file(child, &st)) {
+        if (tree_is_berth_file(child, &st)) {
             continue;
         }
         bool lower = !opaque && in_lower(d, child);
@@ -898,19 +535,19 @@ int container_export(struct store *s, const char *name_or_id, int fd, struct ber
     if (r < 0) {
         return r;
     }
-    struct tar_out t = {0};
+    struct tree_tar_opts topts = {0};
+    _cleanup_(tree_tar_freep) struct tree_tar *t = NULL;
     struct stat st;
-    r = tar_open(&t, fd, false, err);
+    r = tree_tar_open(fd, &topts, &t, err);
     if (r >= 0 && fstat(x.rootfd, &st) < 0) {
         r = berth_error_sys(err, errno, "rootfs");
     }
     if (r >= 0) {
-        r = tar_entry(&t, x.rootfd, &st, "", 0, err);
+        r = tree_tar_add(t, x.rootfd, &st, "", err);
     }
     if (r >= 0) {
-        r = tar_close(&t, err);
+        r = tree_tar_finish(t, err);
     }
-    tar_release(&t);
     ctr_release(s, &x);
     return r < 0 ? berth_error_prefix(err, "export '%s'", name_or_id) : 0;
 }
@@ -967,7 +604,8 @@ int container_commit(struct store *s, const char *name_or_id,
     _cleanup_json_ json_t *config = NULL;
     _cleanup_free_ char *by = NULL;
     _cleanup_close_ int ufd = -1, tmp = -1;
-    struct tar_out t = {0};
+    struct tree_tar_opts topts = {0};
+    _cleanup_(tree_tar_freep) struct tree_tar *t = NULL;
     bool paused = false;
 
     r = container_inspect_json(s, x.c->id, &inspect, err);
@@ -997,18 +635,19 @@ int container_commit(struct store *s, const char *name_or_id,
         r = tmp;
         goto out;
     }
-    t.layer = true;
-    t.skip_berth_files = true;
+    topts.layer = true;
+    topts.skip_berth_files = true;
     struct stat st;
-    r = tar_open(&t, tmp, true, err);
+    topts.gzip = true;
+    r = tree_tar_open(tmp, &topts, &t, err);
     if (r >= 0 && fstat(ufd, &st) < 0) {
         r = berth_error_sys(err, errno, "upper dir");
     }
     if (r >= 0) {
-        r = tar_entry(&t, ufd, &st, "", 0, err);
+        r = tree_tar_add(t, ufd, &st, "", err);
     }
     if (r >= 0) {
-        r = tar_close(&t, err);
+        r = tree_tar_finish(t, err);
     }
     if (paused) {
         struct berth_error *e2 = NULL;
@@ -1037,7 +676,6 @@ out:
     if (paused) {
         (void)berth_runtime_resume(&rt, x.c->id, NULL);
     }
-    tar_release(&t);
     ctr_release(s, &x);
     return r < 0 ? berth_error_prefix(err, "commit '%s'", name_or_id) : 0;
 }

@@ -30,6 +30,7 @@
 #include "libberth/container/account.h"
 #include "libberth/container/monitor.h"
 #include "libberth/container/oci-spec.h"
+#include "libberth/container/volume-mounts.h"
 #include "libberth/image/images.h"
 #include "libberth/runtime/cgroup.h"
 #include "libberth/runtime/container.h"
@@ -116,9 +117,12 @@ int container_create(struct store *s, json_t *body, const char *name, char **ret
         return r;
     }
     struct container_state_file st = {.status = (char *)"created"};
-    r = container_state_write(s->root, c->id, &st, err);
+    r = container_mounts_create(s, c->id, body, image_id, err);
+    if (r >= 0) {
+        r = container_state_write(s->root, c->id, &st, err);
+    }
     if (r < 0) {
-        (void)container_remove(s, c->id, NULL);
+        (void)container_remove_with_volumes(s, c->id, NULL);
         return r;
     }
     *ret_id = xstrdup(c->id);
@@ -203,6 +207,7 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     if (r < 0) {
         return r;
     }
+    log_trace_point("bundle: image read");
     _cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) {
         return berth_error_sys(err, errno, "open rootfs '%s'", rootfs);
@@ -228,10 +233,12 @@ static int write_bundle(struct store *s, const struct container_record *c, const
         user = img->config->user;
     }
     struct container_user cu;
+    log_trace_point("bundle: cgroup mode");
     r = container_user_resolve(rootfd, user, json_object_get(hc, "GroupAdd"), &cu, err);
     if (r < 0) {
         return r;
     }
+    log_trace_point("bundle: user resolved");
     _cleanup_free_ gid_t *gids = cu.gids;
     ctx.user = (struct oci_spec_user){
         .uid = cu.uid, .gid = cu.gid, .additional_gids = cu.gids, .n_additional_gids = cu.n_gids};
@@ -247,11 +254,19 @@ static int write_bundle(struct store *s, const struct container_record *c, const
         return r;
     }
     ctx.init_path = init_path;
+    _cleanup_json_ json_t *vmounts = NULL;
+    r = container_mounts_oci(s, c->id, rootfd, &vmounts, err);
+    if (r < 0) {
+        return r;
+    }
+    ctx.extra_mounts = vmounts;
+    log_trace_point("bundle: inputs ready");
     _cleanup_json_ json_t *spec = NULL;
     r = container_oci_spec(c->body, img->config, &ctx, &spec, err);
     if (r < 0) {
         return r;
     }
+    log_trace_point("bundle: spec made");
     _cleanup_free_ char *bdir = bundle_dir(s, c->id);
     r = mkdir_p(bdir, 0700, err);
     if (r < 0) {
@@ -474,7 +489,13 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
     if (mf && (parse_int(mf, &max_files) < 0 || max_files < 1)) {
         max_files = 1;
     }
-    _cleanup_free_ char *log_name = xasprintf("%s-json.log", m->c->id);
+    enum monitor_log_format log_format = MONITOR_LOG_JSON_FILE;
+    _cleanup_free_ char *log_name = monitor_log_name(m->c->id, driver, &log_format);
+    if (!log_name) { /* "none" (or a driver create would have refused) */
+        log_name = xasprintf("%s-json.log", m->c->id);
+        safe_close(logdir_fd);
+        logdir_fd = -1;
+    }
     int berth_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
     char *extra[] = {(char *)"--root", m->s->root, (char *)"--runroot", m->s->runroot, NULL};
     struct monitor_stub_args a = {
@@ -493,6 +514,7 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
         .stdin_once = m->stdin_once,
         .ctl_fd = m->ctl_fd,
         .health_interval_ms = container_health_interval_ms(m->s, m->c),
+        .log_format = log_format,
         .extra = (const char *const *)extra,
     };
     monitor_exec_stub(&a, &err);
@@ -560,6 +582,8 @@ int container_lock(struct store *s, const char *id, struct berth_error **err)
     }
     return fd;
 }
+
+static int send_handoff(const char *ctl_path);
 
 int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
                     int *ret_attach_fd, struct berth_error **err)
@@ -675,6 +699,12 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
             r = attach;
             goto kill_rollback;
         }
+        if (o->handoff_fd) {
+            /* Before the start: the monitor has the fd when the container
+             * exits, however fast. The pipe is made after the fork, so the
+             * monitor never holds its write end itself. */
+            *o->handoff_fd = send_handoff(ctl);
+        }
     }
     /* "running" before the start: the container cannot exit (and its exit
      * handler write "exited") before it has started. */
@@ -683,6 +713,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .status = (char *)"running",
         .pid = init,
         .monitor_pid = monitor,
+        .monitor_start = container_pid_start_time(monitor),
         .started_at = now,
         .finished_at = (char *)ZERO_TIME,
         .restart_count = restarts,
@@ -774,12 +805,56 @@ int container_resize(struct store *s, const char *id, unsigned short rows, unsig
     return 0;
 }
 
-/* ---- status ------------------------------------------------------------ */
-
-static bool pid_alive(pid_t pid)
+/* A MONITOR_CTL_HANDOFF datagram with a new pipe's read end; the write
+ * end, or -1 on any failure (then nothing is handed off). */
+static int send_handoff(const char *ctl_path)
 {
-    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+    struct sockaddr_un sa;
+    _cleanup_close_ int dfd = -1;
+    if (sock_addr(ctl_path, &sa, &dfd, NULL) < 0) {
+        return -1;
+    }
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int p[2];
+    if (fd < 0 || pipe2(p, O_CLOEXEC) < 0) {
+        return -1;
+    }
+    uint8_t m[MONITOR_CTL_MSG_SIZE] = {MONITOR_CTL_HANDOFF};
+    struct iovec iov = {m, sizeof(m)};
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } u = {0};
+    struct msghdr mh = {.msg_name = &sa,
+                        .msg_namelen = sizeof(sa),
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = u.buf,
+                        .msg_controllen = sizeof(u.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &p[0], sizeof(int));
+    ssize_t n = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+    close(p[0]);
+    if (n != (ssize_t)sizeof(m)) {
+        close(p[1]);
+        return -1;
+    }
+    return p[1];
 }
+
+int container_exit_handled(struct store *s, const char *id, int wait_status, int handoff_fd,
+                           struct berth_error **err)
+{
+    int r = container_exited(s, id, wait_status, err);
+    (void)write(handoff_fd, "D", 1);
+    close(handoff_fd);
+    return r;
+}
+
+/* ---- status ------------------------------------------------------------ */
 
 int container_status(struct store *s, const char *id, struct container_state_file *ret,
                      struct berth_error **err)
@@ -787,6 +862,16 @@ int container_status(struct store *s, const char *id, struct container_state_fil
     int r = container_state_read(s->root, id, ret, err);
     if (r < 0) {
         return r;
+    }
+    if (streq(ret->status, "restarting")) {
+        /* The exit handler waiting out its backoff is the monitor's
+         * process (exec'd), recorded with its start time: when it is gone
+         * (killed), nothing will restart the container. An older state
+         * file without the pid stays "restarting", as before. */
+        if (ret->monitor_pid > 0 && !container_state_monitor_alive(ret)) {
+            goto monitor_gone;
+        }
+        return 0;
     }
     if (!streq(ret->status, "running") && !streq(ret->status, "paused")) {
         return 0;
@@ -803,12 +888,16 @@ int container_status(struct store *s, const char *id, struct container_state_fil
         ret->status = xstrdup("paused");
         return 0;
     }
-    if (rs == STATUS_RUNNING || rs == STATUS_CREATED || pid_alive((pid_t)ret->monitor_pid)) {
+    /* The init's liveness comes from the runtime state, which checks the
+     * init's start time; the monitor's is checked here the same way (a
+     * reused pid is not our monitor). */
+    if (rs == STATUS_RUNNING || rs == STATUS_CREATED || container_state_monitor_alive(ret)) {
         /* Alive, or just exited with its exit handler at work. */
         free(ret->status);
         ret->status = xstrdup("running");
         return 0;
     }
+monitor_gone:
     /* Neither the init nor the monitor: the monitor was killed. */
     free(ret->status);
     free(ret->error);
@@ -942,6 +1031,9 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
     free(st.finished_at);
     st.finished_at = xstrdup(now);
     st.pid = 0;
+    /* monitor_pid (and its start time) stay while "restarting": this
+     * process is the monitor's, exec'd, and status checks it is alive. */
+    int64_t monitor_pid = st.monitor_pid;
     st.monitor_pid = 0;
     _cleanup_(container_record_freep) struct container_record *c = NULL;
     bool have_record = container_record_get(s, id, &c, NULL) >= 0;
@@ -952,6 +1044,7 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
         free(st.status);
         st.status = xstrdup("restarting");
         st.restart_count++;
+        st.monitor_pid = monitor_pid == getpid() ? monitor_pid : 0;
     }
     /* Clean up before the state says "exited": whoever waits for that (stop,
      * wait, a start right after) must find the runtime state, the mount and
@@ -974,7 +1067,7 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
     if (auto_remove && !restart) {
         /* Going away now: the final state would be written (and flushed to
          * disk) only to be deleted. It is written if the removal fails. */
-        r = container_remove(s, id, err);
+        r = container_remove_with_volumes(s, id, err);
         if (r >= 0 || r == -ENOENT) {
             container_state_file_release(&st);
             return 0;
@@ -1013,13 +1106,24 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
         }
         free(st.status);
         st.status = xstrdup("exited");
-        r = container_state_write(s->root, id, &st, err);
+        st.monitor_pid = 0;
+        /* Only over our own "restarting": a user's stop (which already
+         * wrote "exited") followed by a start during the backoff must not
+         * have its running state overwritten. */
+        int lk = container_lock(s, id, NULL);
+        struct container_state_file cur = {0};
+        r = 0;
+        if (container_state_read(s->root, id, &cur, NULL) >= 0 && streq(cur.status, "restarting")) {
+            r = container_state_write(s->root, id, &st, err);
+        }
+        container_state_file_release(&cur);
+        safe_close(lk);
         container_state_file_release(&st);
         return r;
     }
     container_state_file_release(&st);
     if (have_record && json_is_true(json_object_get(host_config(c->body), "AutoRemove"))) {
-        return container_remove(s, id, err);
+        return container_remove_with_volumes(s, id, err);
     }
     return 0;
 }
@@ -1059,7 +1163,10 @@ int container_boot(struct store *s, const char *id, bool *ret_started, struct be
 }
 
 /* Wait until the state file no longer says running (the exit handler has
- * run), at most ms (-1: forever). 1 when it stopped, 0 on timeout. */
+ * run), at most ms (-1: forever). 1 when it stopped, 0 on timeout.
+ * "restarting" is not stopped (Docker counts it as running): the exit
+ * handler in its backoff either starts the container again or, when a
+ * stop, kill or rm told it not to, writes "exited". */
 static int wait_stopped(struct store *s, const char *id, long ms)
 {
     for (long waited = 0;; waited += 2) {
@@ -1067,7 +1174,8 @@ static int wait_stopped(struct store *s, const char *id, long ms)
         if (container_status(s, id, &st, NULL) < 0) {
             return 1; /* removed (AutoRemove) */
         }
-        bool running = streq(st.status, "running") || streq(st.status, "paused");
+        bool running = streq(st.status, "running") || streq(st.status, "paused") ||
+                       streq(st.status, "restarting");
         container_state_file_release(&st);
         if (!running) {
             return 1;
@@ -1130,6 +1238,33 @@ int container_kill(struct store *s, const char *name_or_id, int sig, struct bert
     return r;
 }
 
+/* A container in its restart backoff that was told to stay down: "exited"
+ * now, under the container's lock (a start in progress holds it until its
+ * state says "running"; then that start won and the caller stops it). */
+static int stop_restarting(struct store *s, const char *id, struct berth_error **err)
+{
+    _cleanup_close_ int lock = container_lock(s, id, err);
+    if (lock < 0) {
+        return lock;
+    }
+    struct container_state_file st = {0};
+    int r = container_state_read(s->root, id, &st, err);
+    if (r < 0) {
+        return r;
+    }
+    if (streq(st.status, "restarting")) {
+        free(st.status);
+        st.status = xstrdup("exited");
+        st.monitor_pid = 0;
+        st.monitor_start = 0;
+        r = container_state_write(s->root, id, &st, err);
+    } else if (streq(st.status, "running") || streq(st.status, "paused")) {
+        r = 1;
+    }
+    container_state_file_release(&st);
+    return r;
+}
+
 int container_stop(struct store *s, const char *name_or_id, int timeout, struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL;
@@ -1157,7 +1292,18 @@ int container_stop(struct store *s, const char *name_or_id, int timeout, struct 
     }
     bool running = streq(st.status, "running") || streq(st.status, "paused");
     bool paused = streq(st.status, "paused");
+    bool restarting = streq(st.status, "restarting");
     container_state_file_release(&st);
+    if (restarting) {
+        /* Nothing runs: the exit handler is waiting out its backoff and
+         * will not start it again (the flag above). Docker's stop leaves
+         * the container exited at once, with the exit code it had. */
+        r = stop_restarting(s, id, err);
+        if (r <= 0) {
+            return r;
+        }
+        running = true; /* a restart got there first: stop that */
+    }
     if (!running) {
         return 0;
     }
@@ -1200,11 +1346,11 @@ int container_rm(struct store *s, const char *name_or_id, bool force, struct ber
         return r;
     }
     bool running = streq(status, "running") || streq(status, "paused");
-    if (running && !force) {
+    if ((running || streq(status, "restarting")) && !force) {
         return berth_error_set(err, EBUSY,
-                               "You cannot remove a running container %s. Stop the container "
+                               "You cannot remove a %s container %s. Stop the container "
                                "before attempting removal or force remove",
-                               id);
+                               running ? "running" : "restarting", id);
     }
     struct berth_runtime rt = container_runtime(s);
     /* No restart policy may bring it back, whatever state it is in (an exit
@@ -1405,7 +1551,10 @@ int container_inspect_json(struct store *s, const char *name_or_id, json_t **ret
     _cleanup_free_ char *p_resolv = xasprintf("%s/resolv.conf", dir);
     _cleanup_free_ char *p_hostname = xasprintf("%s/hostname", dir);
     _cleanup_free_ char *p_hosts = xasprintf("%s/hosts", dir);
-    _cleanup_free_ char *p_log = xasprintf("%s/%s-json.log", dir, c->id);
+    _cleanup_free_ char *log_name = monitor_log_name(
+        c->id, body_str(json_object_get(host_config(c->body), "LogConfig"), "Type"), NULL);
+    /* Docker's LogPath is "" for a driver without a file ("none"). */
+    _cleanup_free_ char *p_log = log_name ? xasprintf("%s/%s", dir, log_name) : xstrdup("");
     json_object_set_new(o, "ResolvConfPath", json_string(p_resolv));
     json_object_set_new(o, "HostnamePath", json_string(p_hostname));
     json_object_set_new(o, "HostsPath", json_string(p_hosts));
@@ -1437,7 +1586,11 @@ int container_inspect_json(struct store *s, const char *name_or_id, json_t **ret
     json_object_set_new(gd, "Data", gdd);
     json_object_set_new(gd, "Name", json_string(streq(s->driver, "overlay") ? "overlay2" : "vfs"));
     json_object_set_new(o, "GraphDriver", gd);
-    json_object_set_new(o, "Mounts", json_array());
+    json_t *mounts = NULL;
+    if (container_mounts_inspect(s, c->id, &mounts, NULL) < 0) {
+        mounts = json_array();
+    }
+    json_object_set_new(o, "Mounts", mounts);
     json_object_set_new(o, "Config", merged_config(c, ic));
     json_t *ns = json_object();
     json_object_set_new(ns, "Bridge", json_string(""));

@@ -48,6 +48,12 @@ struct container_start_opts {
     /* With a tty: the pty's size before the container's process runs (so
      * its first `stty size` is right); 0 leaves the kernel's default. */
     unsigned short rows, cols;
+    /* With attach: take over the exit handling (monitor.h
+     * MONITOR_CTL_HANDOFF). *handoff_fd becomes the pipe's write end (or
+     * -1 when it could not be set up: the monitor's exit handler runs as
+     * usual); once the exit frame says the handoff holds, the caller must
+     * call container_exit_handled(). */
+    int *handoff_fd;
 };
 /* The container's lock (an flock on its directory; returns the fd to close
  * to release it): container_start holds it while it starts the container
@@ -90,6 +96,12 @@ int container_resize(struct store *s, const char *id, unsigned short rows, unsig
 
 /* The exit handler (run by `berth container-exited`, never by users). */
 int container_exited(struct store *s, const char *id, int wait_status, struct berth_error **err);
+
+/* For a caller that took the exit handling over (handoff_fd above) and
+ * got the exit frame with the handoff flag: container_exited(), then tells
+ * the monitor it is done and closes handoff_fd. */
+int container_exit_handled(struct store *s, const char *id, int wait_status, int handoff_fd,
+                           struct berth_error **err);
 
 /* After a reboot (`berth system boot`): start the container when its
  * restart policy says so: "always" unless it runs, "unless-stopped" unless

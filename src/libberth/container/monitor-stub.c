@@ -189,6 +189,7 @@ static long g_out = -1, g_err = -1, g_in = -1, g_listen = -1, g_sfd = -1;
 static long g_logdir = -1, g_logfd = -1, g_ctl = -1;
 static const char *g_logname;
 static unsigned long g_maxsize, g_maxfiles = 1, g_logsize;
+static int g_k8s; /* log format: 0 json-file, 1 k8s-file (argv[16]) */
 static int g_stdin_once, g_stdin_closing, g_init_done;
 static long g_status;
 static long g_health_ms, g_health_next, g_health_pid, g_health_berth = -1; /* health checks */
@@ -378,6 +379,26 @@ static void log_rotate(void)
 
 static const char *const stream_name[2] = {"stdout", "stderr"};
 
+/* podman's k8s-file (the CRI log format): "<time> <stream> <F|P> <text>\n"
+ * with the text as it came, minus its newline; F ends a line, P is a piece
+ * of one (split at 16 KiB, or flushed without a newline) to be joined with
+ * what follows. */
+static unsigned long k8s_entry(char *o, int stream, const unsigned char *s, unsigned long n)
+{
+    unsigned long j = put_time(o);
+    o[j++] = ' ';
+    memcpy(o + j, stream_name[stream], 6);
+    j += 6;
+    int full = n > 0 && s[n - 1] == '\n';
+    o[j++] = ' ';
+    o[j++] = full ? 'F' : 'P';
+    o[j++] = ' ';
+    memcpy(o + j, s, full ? n - 1 : n);
+    j += full ? n - 1 : n;
+    o[j++] = '\n';
+    return j;
+}
+
 static void log_entry(int stream, const unsigned char *s, unsigned long n)
 {
     if (g_logdir < 0) {
@@ -391,6 +412,10 @@ static void log_entry(int stream, const unsigned char *s, unsigned long n)
     }
     char *o = g_json;
     unsigned long j = 0;
+    if (g_k8s) {
+        j = k8s_entry(o, stream, s, n);
+        goto write;
+    }
     memcpy(o, "{\"log\":\"", 8);
     j = 8;
     j += json_escape(o + j, s, n);
@@ -403,6 +428,7 @@ static void log_entry(int stream, const unsigned char *s, unsigned long n)
     j += put_time(o + j);
     memcpy(o + j, "\"}\n", 3);
     j += 3;
+write:
     if (g_maxsize && g_logsize && g_logsize + j > g_maxsize) {
         log_rotate();
         if (g_logfd < 0) {
@@ -702,18 +728,64 @@ struct winsize_ {
     unsigned short rows, cols, xpixel, ypixel;
 };
 
+/* The kernel's msghdr and cmsghdr (libc's in userspace headers). */
+struct iovec_ {
+    void *base;
+    unsigned long len;
+};
+struct msghdr_ {
+    void *name;
+    int namelen;
+    struct iovec_ *iov;
+    unsigned long iovlen;
+    void *control;
+    unsigned long controllen;
+    unsigned flags;
+};
+struct cmsg_fd {
+    unsigned long len;
+    int level, type;
+    int fd;
+    int pad;
+};
+#define SOL_SOCKET_ 1
+#define SCM_RIGHTS_ 1
+#define MSG_CMSG_CLOEXEC_ 0x40000000
+
+/* The handoff pipe's read end (MONITOR_CTL_HANDOFF), or -1. */
+static long g_handoff = -1;
+
 /* Every queued datagram; a resize goes to the pty master (g_out with a
- * tty, where g_err is -1). A short or unknown message is ignored. */
+ * tty, where g_err is -1); a handoff keeps the fd it carries. A short or
+ * unknown message is ignored, and any fd it carried closed. */
 static void control_input(void)
 {
     for (;;) {
         unsigned char m[16];
-        long r = sc3(__NR_read, g_ctl, m, sizeof(m));
+        struct cmsg_fd cm = {0};
+        struct iovec_ iov = {m, sizeof(m)};
+        struct msghdr_ mh = {.iov = &iov, .iovlen = 1, .control = &cm, .controllen = sizeof(cm)};
+        long r = sc3(__NR_recvmsg, g_ctl, &mh, MSG_CMSG_CLOEXEC_);
         if (r == -EINTR) {
             continue;
         }
         if (r < 0) {
             return;
+        }
+        long fd = -1;
+        if (mh.controllen >= 20 && cm.level == SOL_SOCKET_ && cm.type == SCM_RIGHTS_ &&
+            cm.len == 20) {
+            fd = cm.fd;
+        }
+        if (r == 8 && m[0] == 2 && fd >= 0) {
+            if (g_handoff >= 0) {
+                sc1(__NR_close, g_handoff);
+            }
+            g_handoff = fd;
+            continue;
+        }
+        if (fd >= 0) {
+            sc1(__NR_close, fd);
         }
         if (r != 8 || m[0] != 1 || g_out < 0 || g_err >= 0) {
             continue;
@@ -824,7 +896,7 @@ static void health_setup(char **argv, char **envp, long ms, long berth_fd)
     g_health_argv[n++] = (char *)"berth";
     g_health_argv[n++] = (char *)"container-health";
     g_health_argv[n++] = argv[1];
-    for (char **a = argv + 16; *a && n < HEALTH_ARGS_MAX + 3; a++) {
+    for (char **a = argv + 17; *a && n < HEALTH_ARGS_MAX + 3; a++) {
         g_health_argv[n++] = *a;
     }
     g_health_argv[n] = 0;
@@ -878,9 +950,9 @@ void stub_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc < 16) {
+    if (argc < 17) {
         say("berth-monitor: usage: berth-monitor ID PID OUT ERR IN SOCK LOGDIR LOGNAME MAXSIZE "
-            "MAXFILES READY BERTH STDINONCE CTL HEALTHMS [ARGS...]\n");
+            "MAXFILES READY BERTH STDINONCE CTL HEALTHMS LOGFORMAT [ARGS...]\n");
         sc1(__NR_exit_group, 125);
     }
     g_id = argv[1];
@@ -897,6 +969,7 @@ void stub_main(long *sp)
     long berth_fd = number(argv[12]);
     g_stdin_once = argv[13][0] == '1';
     g_ctl = number(argv[14]);
+    g_k8s = argv[16][0] == 'k'; /* "k8s-file"; anything else is json-file */
     health_setup(argv, envp, number(argv[15]), berth_fd);
     if (len(g_logname) > sizeof(g_path[0]) - 24) {
         g_logdir = -1; /* cannot be a real file name anyway */
@@ -1091,7 +1164,11 @@ static void finish(char **argv, char **envp, long berth_fd)
         }
         line_flush(s);
     }
-    unsigned char exitf[12] = {255, 0, 0, 0, 0, 0, 0, 4};
+    /* A handoff asked for before the container started is queued by now. */
+    if (g_ctl >= 0) {
+        control_input();
+    }
+    unsigned char exitf[12] = {255, g_handoff >= 0, 0, 0, 0, 0, 0, 4};
     exitf[8] = (unsigned char)(g_status >> 24);
     exitf[9] = (unsigned char)(g_status >> 16);
     exitf[10] = (unsigned char)(g_status >> 8);
@@ -1132,6 +1209,22 @@ static void finish(char **argv, char **envp, long berth_fd)
         }
     }
 
+    long code = (g_status & 0x7f) == 0 ? (g_status >> 8) & 0xff : 128 + (g_status & 0x7f);
+    /* Handed off: the client that holds the pipe's write end handles the
+     * exit and says "D" when done; if it goes away first (EOF), the exit
+     * handler runs as without a handoff. */
+    if (g_handoff >= 0) {
+        unsigned char d = 0;
+        long r;
+        while ((r = sc3(__NR_read, g_handoff, &d, 1)) == -EINTR || r == -EAGAIN) {
+        }
+        if (r == 1 && d == 'D') {
+            sc1(__NR_exit_group, code);
+        }
+        sc1(__NR_close, g_handoff);
+        g_handoff = -1;
+    }
+
     /* Nothing crosses into the exit handler but fds 0-2, with the signal
      * state berth started with. */
     long keep[] = {berth_fd};
@@ -1144,12 +1237,12 @@ static void finish(char **argv, char **envp, long berth_fd)
     unsigned long none = 0;
     sc4(__NR_rt_sigprocmask, SIG_SETMASK_, &none, 0, 8);
 
-    /* argv is ours: the handler's argv is built in place over argv[11..],
-     * keeping the extra arguments (argv[16..]) and the terminating NULL
+    /* argv is ours: the handler's argv is built in place over argv[13..16],
+     * keeping the extra arguments (argv[17..]) and the terminating NULL
      * where they are. */
     char status[24];
     status[put_dec(status, (unsigned long)(unsigned)g_status)] = 0;
-    char **hv = argv + 12;
+    char **hv = argv + 13;
     hv[0] = (char *)"berth";
     hv[1] = (char *)"container-exited";
     hv[2] = (char *)g_id;
@@ -1160,7 +1253,6 @@ static void finish(char **argv, char **envp, long berth_fd)
     say("berth-monitor: cannot run the exit handler for container ");
     say(g_id);
     say("\n");
-    long code = (g_status & 0x7f) == 0 ? (g_status >> 8) & 0xff : 128 + (g_status & 0x7f);
     sc1(__NR_exit_group, code);
     for (;;) {
     }

@@ -70,7 +70,7 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     while (a->extra && a->extra[nextra]) {
         nextra++;
     }
-    const char **argv = xcalloc(17 + nextra, sizeof(char *));
+    const char **argv = xcalloc(18 + nextra, sizeof(char *));
     argv[0] = "berth-monitor";
     argv[1] = a->id;
     argv[2] = pid;
@@ -89,8 +89,9 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     char health[24];
     snprintf(health, sizeof(health), "%llu", (unsigned long long)a->health_interval_ms);
     argv[15] = health;
+    argv[16] = a->log_format == MONITOR_LOG_K8S_FILE ? "k8s-file" : "json-file";
     for (size_t i = 0; i < nextra; i++) {
-        argv[16 + i] = a->extra[i];
+        argv[17 + i] = a->extra[i];
     }
 
     int stub = monitor_memfd();
@@ -103,4 +104,27 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     close(stub);
     free(argv);
     return berth_error_sys(err, e, "monitor: exec the stub");
+}
+
+bool monitor_log_driver_supported(const char *driver)
+{
+    return !driver || !*driver || strcmp(driver, "json-file") == 0 ||
+           strcmp(driver, "k8s-file") == 0 || strcmp(driver, "none") == 0;
+}
+
+char *monitor_log_name(const char *id, const char *driver, enum monitor_log_format *ret_format)
+{
+    if (!driver || !*driver || strcmp(driver, "json-file") == 0) {
+        if (ret_format) {
+            *ret_format = MONITOR_LOG_JSON_FILE;
+        }
+        return xasprintf("%s-json.log", id);
+    }
+    if (strcmp(driver, "k8s-file") == 0) {
+        if (ret_format) {
+            *ret_format = MONITOR_LOG_K8S_FILE;
+        }
+        return xasprintf("%s-k8s.log", id);
+    }
+    return NULL;
 }

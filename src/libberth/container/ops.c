@@ -93,12 +93,10 @@ static void sleep_ms(long ms)
  * monitor's process, exec'd) has unmounted the rootfs and removed the
  * bundle; a start in between would have its fresh bundle removed under
  * it. Wait for that process to be gone, at most ms. */
-static void wait_exit_handler(pid_t monitor, long ms)
+static void wait_exit_handler(const struct container_state_file *monitor, long ms)
 {
-    for (long waited = 0; monitor > 0 && waited < ms; waited += 5) {
-        if (kill(monitor, 0) < 0 && errno == ESRCH) {
-            return;
-        }
+    /* By pid and start time: a reused pid is not the handler. */
+    for (long waited = 0; waited < ms && container_state_monitor_alive(monitor); waited += 5) {
         sleep_ms(5);
     }
 }
@@ -119,7 +117,8 @@ int container_restart(struct store *s, const char *name_or_id, int timeout,
         return r;
     }
     bool up = is_up(st.status), paused = streq(st.status, "paused");
-    pid_t monitor = (pid_t)st.monitor_pid;
+    struct container_state_file monitor = {.monitor_pid = st.monitor_pid,
+                                           .monitor_start = st.monitor_start};
     container_state_file_release(&st);
     if (paused) {
         /* A frozen task does not act on SIGTERM (nor, on cgroup v1, on
@@ -132,7 +131,7 @@ int container_restart(struct store *s, const char *name_or_id, int timeout,
         if (r < 0) {
             return berth_error_prefix(err, "Cannot restart container %s", id);
         }
-        wait_exit_handler(monitor, EXIT_HANDLER_WAIT_MS);
+        wait_exit_handler(&monitor, EXIT_HANDLER_WAIT_MS);
     }
     struct container_start_opts o = {.attach = false};
     r = container_start(s, id, &o, NULL, err);

@@ -525,6 +525,26 @@ static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
             }
             return apply_mount_attrs(rootfd, m, top, err);
         }
+        /* A detached clone of the source, attached onto the destination's
+         * fd: afterwards that clone's fd names the new mount itself, so its
+         * flags and propagation are set through it, never by resolving the
+         * destination again (a shared volume could swap a component of it
+         * meanwhile and have a read-only flag land elsewhere: CVE-2021-30465). */
+        _cleanup_close_ int tree = open_tree(AT_FDCWD, m->source,
+                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+                                                 ((m->flags & MS_REC) ? AT_RECURSIVE : 0));
+        if (tree >= 0) {
+            if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
+                0) {
+                return berth_error_sys(err, errno, "bind mount '%s' on '%s'", m->source,
+                                       m->destination);
+            }
+            return apply_mount_attrs(rootfd, m, tree, err);
+        }
+        if (errno != ENOSYS) {
+            return berth_error_sys(err, errno, "bind mount '%s' on '%s'", m->source,
+                                   m->destination);
+        }
         int r =
             do_mount(m->source, fd, m->destination, NULL, MS_BIND | (m->flags & MS_REC), NULL, err);
         if (r < 0) {

@@ -22,6 +22,7 @@
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
+#include "basic/sha256.h"
 #include "basic/log.h"
 #include "basic/strv.h"
 
@@ -96,15 +97,12 @@ void digest_format(const unsigned char md[32], char out[72])
     *p = '\0';
 }
 
+/* In-memory data is small (configs, manifests, chain ids): basic/sha256.h,
+ * which spares the process OpenSSL's start-up (see there). */
 void digest_of(const void *data, size_t len, char out[72])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32) {
-        /* Only reachable on allocation failure inside OpenSSL. */
-        log_error("sha256 failed");
-        abort();
-    }
+    unsigned char md[32];
+    sha256(data, len, md);
     digest_format(md, out);
 }
 

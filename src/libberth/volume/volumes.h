@@ -81,7 +81,7 @@ struct volume_create_opts {
                            'plugin "x" not found' */
     json_t *labels;     /* object or NULL */
     json_t *options;    /* object or NULL: driver options */
-    bool anonymous;
+    bool anonymous;     /* also implied by name NULL (Docker's volume service) */
 };
 /* Create, or return the existing volume of that name (Docker's create is
  * idempotent; an existing one with another driver is EEXIST "create x:
@@ -89,6 +89,9 @@ struct volume_create_opts {
  * which (may be NULL). On failure nothing is left. */
 int volume_create(struct store *s, const struct volume_create_opts *o, struct volume **ret,
                   bool *ret_created, struct berth_error **err);
+/* (volume_create, volume_remove, volume_prune and volume_import run their
+ * own db transaction: never call them inside one. volume_ref is a single
+ * statement and may be.) */
 /* -ENOENT "No such volume: x" when missing. */
 int volume_get(struct store *s, const char *name, struct volume **ret, struct berth_error **err);
 /* Every volume, sorted by name. */
@@ -96,8 +99,8 @@ int volume_list(struct store *s, struct volume ***ret, size_t *ret_n, struct ber
 /* Ids of the containers that use it (volume_refs), NULL-terminated strv. */
 int volume_users(struct store *s, const char *name, char ***ret, struct berth_error **err);
 
-/* Record that container id uses the volume (idempotent). container_create calls volume_ref for each volume it mounts; the rows go
- * with the container's record (ON DELETE CASCADE). */
+/* Record that container id uses the volume (idempotent). container_create calls volume_ref for each
+ * volume it mounts; the rows go with the container's record (ON DELETE CASCADE). */
 int volume_ref(struct store *s, const char *name, const char *container_id,
                struct berth_error **err);
 
@@ -122,7 +125,35 @@ int volume_prune(struct store *s, const struct volume_prune_opts *o, char ***ret
 int volume_size(struct store *s, const char *name, uint64_t *ret, struct berth_error **err);
 
 int volume_export(struct store *s, const char *name, int fd, struct berth_error **err);
-int volume_import(struct store *s, const char *name, int fd, bool force,
-                  struct berth_error **err);
+int volume_import(struct store *s, const char *name, int fd, bool force, struct berth_error **err);
+
+/* ---- helpers, exported for the CLI, container mounts and unit tests ---- */
+
+/* 0, or -EINVAL with Docker's message for a name a local volume cannot
+ * have (see above); names are also capped at VOLUME_NAME_MAX bytes, since
+ * each is a directory and a lock file name. */
+#define VOLUME_NAME_MAX 200
+int volume_name_check(const char *name, struct berth_error **err);
+
+/* The mount a volume's driver options describe (type/o/device): flags
+ * from o's mount flags (ro, nosuid, nodev, noexec, bind, rbind, ...),
+ * propagation from its propagation words (shared, rprivate, ...), data
+ * the rest of o joined by ','. */
+struct volume_mount_spec {
+    char *type, *device, *data;
+    unsigned long flags, propagation;
+};
+void volume_mount_spec_release(struct volume_mount_spec *m);
+/* Check an options object (keys, required companions, values are strings,
+ * a bind device is an absolute existing directory) and parse it; ret may be
+ * NULL (check only). Returns 1 when the options ask for a mount, 0 when
+ * _data is a plain directory. */
+int volume_options_parse(json_t *options, struct volume_mount_spec *ret, struct berth_error **err);
+
+/* Docker's label filter terms: "label=k", "label=k=v", "label!=k",
+ * "label!=k=v" (anything else: -EINVAL). volume_labels_match: every term
+ * holds for the labels object. */
+int volume_label_terms_check(char *const *terms, struct berth_error **err);
+bool volume_labels_match(json_t *labels, char *const *terms);
 
 #endif

@@ -1,0 +1,140 @@
+#!/usr/bin/env bats
+# The embedded resolver (hidden `berth dns`): records written with
+# `berth dns update --records FILE`, queries with dig from inside network
+# namespaces made here to 127.0.0.11, forwarding to a fake upstream on
+# 127.0.0.1 (never a real resolver).
+load helpers
+
+A=aaaaaaaaaaaa1111111111111111111111111111111111111111111111111111
+B=bbbbbbbbbbbb2222222222222222222222222222222222222222222222222222
+C=cccccccccccc3333333333333333333333333333333333333333333333333333
+
+setup() {
+  P=bdns$$
+  RUN=$BATS_TEST_TMPDIR/run
+  mkdir -p "$RUN"
+  for n in a b c; do
+    ip netns add "$P-$n"
+    ip netns exec "$P-$n" ip link set lo up
+  done
+  # fake upstream: answers every A query with 192.0.2.7, counts queries
+  UPPORT=$((20000 + $$ % 20000))
+  python3 -c '
+import socket, struct, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+while True:
+    q, a = s.recvfrom(4096)
+    end = 12
+    while q[end]: end += 1 + q[end]
+    end += 5
+    r = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00" + q[12:end]
+    r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([192, 0, 2, 7])
+    s.sendto(r, a)
+' "$UPPORT" 3>&- &
+  UPPID=$!
+  for _ in $(seq 50); do ss -lun | grep -q "127.0.0.1:$UPPORT " && break; sleep 0.1; done
+  export BERTH_DNS_UPSTREAM=127.0.0.1:$UPPORT
+}
+
+server_pid() {
+  ss -lxp 2>/dev/null | grep -F "$RUN/dns/ctl.sock" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2
+}
+
+teardown() {
+  local pid
+  pid=$(server_pid)
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  kill "$UPPID" 2>/dev/null || true
+  for n in a b c; do ip netns del "$P-$n" 2>/dev/null || true; done
+}
+
+# records WEBIP: a (web, alias db) and b (client) share n1; c (other) is alone
+# on the internal network n2
+records() {
+  cat > "$BATS_TEST_TMPDIR/rec.json" <<JSON
+{"containers": [
+ {"id": "$A", "name": "/web", "netns": "/run/netns/$P-a",
+  "networks": [{"id": "n1", "internal": false, "ipv4": "$1", "ipv6": "fd00:1::2", "aliases": ["db"]}]},
+ {"id": "$B", "name": "client", "netns": "/run/netns/$P-b",
+  "networks": [{"id": "n1", "internal": false, "ipv4": "10.88.0.3", "aliases": []}]},
+ {"id": "$C", "name": "other", "netns": "/run/netns/$P-c",
+  "networks": [{"id": "n2", "internal": true, "ipv4": "10.89.0.2", "aliases": ["hidden"]}]}
+]}
+JSON
+  "$BERTH" dns update --records "$BATS_TEST_TMPDIR/rec.json" --runroot "$RUN"
+}
+
+q() { # NS dig-args...
+  local ns=$1; shift
+  ip netns exec "$P-$ns" dig +time=2 +tries=1 @127.0.0.11 "$@"
+}
+
+@test "dns: names, aliases and short ids on shared networks" {
+  records 10.88.0.2
+  [ "$(q b +short web)" = 10.88.0.2 ]
+  [ "$(q b +short WEB)" = 10.88.0.2 ]
+  [ "$(q b +short db)" = 10.88.0.2 ]
+  [ "$(q b +short aaaaaaaaaaaa)" = 10.88.0.2 ]
+  [ "$(q b +short web AAAA)" = fd00:1::2 ]
+  [ "$(q a +short client)" = 10.88.0.3 ]
+  [ "$(q b +short +tcp web)" = 10.88.0.2 ]
+  # a container on no shared network is not visible: NXDOMAIN, not forwarded
+  q b other | grep -q 'status: NXDOMAIN'
+  q b hidden | grep -q 'status: NXDOMAIN'
+  q c web | grep -q 'status: NXDOMAIN'
+  [ "$(q c +short hidden)" = 10.89.0.2 ]
+}
+
+@test "dns: other names go to the upstream, not from internal networks" {
+  records 10.88.0.2
+  [ "$(q b +short example.com)" = 192.0.2.7 ]
+  [ "$(q b +short +tcp example.com)" = 192.0.2.7 ]
+  q c example.com | grep -q 'status: REFUSED'
+}
+
+@test "dns: answers follow updates, the server exits with no records" {
+  records 10.88.0.2
+  pid=$(server_pid)
+  [ -n "$pid" ]
+  [ "$(q b +short web)" = 10.88.0.2 ]
+  records 10.88.0.9
+  [ "$(q b +short web)" = 10.88.0.9 ]
+  # the same server, reloaded
+  [ "$(server_pid)" = "$pid" ]
+  echo '{"containers": []}' > "$BATS_TEST_TMPDIR/empty.json"
+  "$BERTH" dns update --records "$BATS_TEST_TMPDIR/empty.json" --runroot "$RUN"
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null
+  [ ! -e "$RUN/dns/ctl.sock" ]
+  # and nothing answers in the namespace any more
+  run q b +short web
+  [ "$output" != 10.88.0.9 ]
+}
+
+@test "dns: malformed queries are ignored, the server keeps answering" {
+  records 10.88.0.2
+  ip netns exec "$P-b" python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(0.5)
+for m in [b"", b"\x00", b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x0c\x00\x01\x00\x01",
+          b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x3f" + b"a" * 10, b"x" * 600]:
+    s.sendto(m, ("127.0.0.11", 53))
+    try:
+        s.recvfrom(4096)
+        raise SystemExit("answered a malformed query")
+    except socket.timeout:
+        pass
+'
+  [ "$(q b +short web)" = 10.88.0.2 ]
+}
+
+@test "dns: bad records are refused and change nothing" {
+  records 10.88.0.2
+  echo '{"containers": [{"id": "x", "netns": "relative"}]}' > "$BATS_TEST_TMPDIR/bad.json"
+  run "$BERTH" dns update --records "$BATS_TEST_TMPDIR/bad.json" --runroot "$RUN"
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"absolute netns path"* ]]
+  [ "$(q b +short web)" = 10.88.0.2 ]
+}
