@@ -63,9 +63,9 @@ int main(int argc, char **argv)
                             .container_port = (uint16_t)strtoul(argv[6], NULL, 10),
                             .endpoint = "fwtool"};
         parse_port(argv[4], &p);
-        r = streq(cmd, "port-add")   ? fw_port_add(&p, &err)
-            : streq(cmd, "port-rm")  ? fw_port_remove(&p, &err)
-                                     : fw_port_check_free(&p, &err);
+        r = streq(cmd, "port-add")  ? fw_port_add(&p, &err)
+            : streq(cmd, "port-rm") ? fw_port_remove(&p, &err)
+                                    : fw_port_check_free(&p, &err);
     } else {
         fprintf(stderr, "fwtool: bad command\n");
         return 2;

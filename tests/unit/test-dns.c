@@ -118,9 +118,11 @@ static const char records_json[] =
     "{\"id\": \"aaaaaaaaaaaa11\", \"name\": \"/web\", \"netns\": \"/run/netns/a\", \"networks\": ["
     " {\"id\": \"n1\", \"ipv4\": \"10.0.0.2\", \"ipv6\": \"fd00::2\", \"aliases\": [\"db\"]},"
     " {\"id\": \"n2\", \"ipv4\": \"10.1.0.2\", \"aliases\": [\"web2\"]}]},"
-    "{\"id\": \"bbbbbbbbbbbb22\", \"name\": \"client\", \"netns\": \"/run/netns/b\", \"networks\": ["
+    "{\"id\": \"bbbbbbbbbbbb22\", \"name\": \"client\", \"netns\": \"/run/netns/b\", \"networks\": "
+    "["
     " {\"id\": \"n1\", \"ipv4\": \"10.0.0.3\"}]},"
-    "{\"id\": \"cccccccccccc33\", \"name\": \"lonely\", \"netns\": \"/run/netns/c\", \"networks\": ["
+    "{\"id\": \"cccccccccccc33\", \"name\": \"lonely\", \"netns\": \"/run/netns/c\", \"networks\": "
+    "["
     " {\"id\": \"n3\", \"internal\": true, \"ipv4\": \"10.3.0.2\"}]}]}";
 
 static void test_resolve(void **state)

@@ -236,6 +236,15 @@ static bool host_network(json_t *body)
     return mode && streq(mode, "host");
 }
 
+/* A user-defined network: anything but the predefined modes. Containers
+ * on one resolve each other through the embedded DNS (net/dns.h). */
+static bool user_network(json_t *body)
+{
+    const char *mode = jstr(json_object_get(body, "HostConfig"), "NetworkMode");
+    return mode && *mode && !streq(mode, "default") && !streq(mode, "bridge") &&
+           !streq(mode, "host") && !streq(mode, "none") && strncmp(mode, "container:", 10) != 0;
+}
+
 static char *container_hostname(json_t *body, const char *id)
 {
     const char *h = jstr(body, "Hostname");
@@ -254,7 +263,8 @@ static char *container_hostname(json_t *body, const char *id)
 /* hosts: Docker's fixed lines, then ExtraHosts ("name:ip", split at the
  * first colon because the address may be IPv6). With the host's network,
  * the host's own file is the start, as Docker does. */
-static int build_hosts(json_t *body, char **ret, struct berth_error **err)
+static int build_hosts(json_t *body, const char *id, char **addrs, char **ret,
+                       struct berth_error **err)
 {
     struct strbuf sb = STRBUF_INIT;
     json_t *hc = json_object_get(body, "HostConfig");
@@ -299,8 +309,28 @@ static int build_hosts(json_t *body, char **ret, struct berth_error **err)
         }
         strbuf_addf(&sb, "%s\t%s\n", colon + 1, name);
     }
+    if (addrs && !host_network(body)) {
+        /* Docker's: the container's own addresses last, under its
+         * hostname (with the domain first when there is one). */
+        _cleanup_free_ char *hn = container_hostname(body, id);
+        const char *domain = jstr(body, "Domainname");
+        STRV_FOREACH(a, addrs)
+        {
+            if (domain && one_word(domain)) {
+                strbuf_addf(&sb, "%s\t%s.%s %s\n", *a, hn, domain, hn);
+            } else {
+                strbuf_addf(&sb, "%s\t%s\n", *a, hn);
+            }
+        }
+    }
     *ret = strbuf_detach(&sb, NULL);
     return 0;
+}
+
+int container_hosts_text(json_t *body, const char *id, char **addrs, char **ret,
+                         struct berth_error **err)
+{
+    return build_hosts(body, id, addrs, ret, err);
 }
 
 static bool ns_loopback(const char *addr)
@@ -330,6 +360,43 @@ static char *first_word(const char *s)
 {
     size_t n = strcspn(s, " \t\r");
     return xstrndup(s, n);
+}
+
+/* Docker's resolv.conf on a user network: the embedded resolver at
+ * 127.0.0.11 (which forwards what is not a container's name to the host's
+ * resolvers), the search domains and options of the request or the host,
+ * and ndots:0 so that a container's bare name is asked as is. */
+static int embedded_dns_conf(const char *host_conf, char **search, char **options, char **ret)
+{
+    _cleanup_strv_free_ char **lines = strv_split(host_conf ? host_conf : "", "\n");
+    _cleanup_free_ char *h_search = NULL, *h_options = NULL;
+    STRV_FOREACH(l, lines)
+    {
+        const char *rest;
+        if (resolv_keyword(*l, "search", &rest) || resolv_keyword(*l, "domain", &rest)) {
+            free(h_search);
+            h_search = xstrdup(rest);
+        } else if (resolv_keyword(*l, "options", &rest)) {
+            free(h_options);
+            h_options = xstrdup(rest);
+        }
+    }
+    struct strbuf sb = STRBUF_INIT;
+    strbuf_adds(&sb, "nameserver 127.0.0.11\n");
+    if (strv_length(search)) {
+        _cleanup_free_ char *j = strv_join(search, " ");
+        if (!streq(j, ".")) {
+            strbuf_addf(&sb, "search %s\n", j);
+        }
+    } else if (h_search && *h_search) {
+        strbuf_addf(&sb, "search %s\n", h_search);
+    }
+    _cleanup_free_ char *opts = strv_length(options) ? strv_join(options, " ")
+                                : h_options           ? xstrdup(h_options)
+                                                      : xstrdup("");
+    strbuf_addf(&sb, "options ndots:0%s%s\n", *opts ? " " : "", opts);
+    *ret = strbuf_detach(&sb, NULL);
+    return 0;
 }
 
 int container_resolv_conf(const char *host_conf, json_t *body, char **ret, struct berth_error **err)
@@ -368,6 +435,9 @@ int container_resolv_conf(const char *host_conf, json_t *body, char **ret, struc
     /* With the host's network the host's resolvers are reachable, loopback
      * ones included: Docker copies the file unfiltered. */
     bool keep_local = host_network(body);
+    if (user_network(body)) {
+        return embedded_dns_conf(host_conf, search, options, ret);
+    }
     _cleanup_strv_free_ char **lines = strv_split(host_conf ? host_conf : "", "\n");
     struct strbuf sb = STRBUF_INIT;
     size_t n_ns = 0;
@@ -479,7 +549,7 @@ static int write_etc_files(int dirfd, json_t *body, const char *id, struct berth
         return berth_error_set(err, EINVAL, "invalid hostname '%s'", hostname);
     }
     _cleanup_free_ char *hosts = NULL, *resolv = NULL, *host_conf = host_resolv_conf();
-    int r = build_hosts(body, &hosts, err);
+    int r = build_hosts(body, id, NULL, &hosts, err);
     if (r >= 0) {
         r = container_resolv_conf(host_conf, body, &resolv, err);
     }

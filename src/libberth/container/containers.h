@@ -39,7 +39,9 @@
  * the container has an address, ExtraHosts), hostname, and resolv.conf: the
  * host's /etc/resolv.conf (systemd-resolved's upstream file when the host
  * one points at 127.0.0.53) with loopback nameservers removed, as Docker
- * does; Dns/DnsSearch/DnsOptions replace the respective lines.
+ * does; Dns/DnsSearch/DnsOptions replace the respective lines. On a user
+ * network: "nameserver 127.0.0.11" (the embedded DNS, net/dns-server.h),
+ * the search domains and options of the request or the host, ndots:0.
  */
 #ifndef BERTH_CONTAINER_CONTAINERS_H
 #define BERTH_CONTAINER_CONTAINERS_H
@@ -128,5 +130,10 @@ uint64_t container_pid_start_time(int64_t pid);
  * NetworkMode. container_record_create uses it; exposed for tests. */
 int container_resolv_conf(const char *host_conf, json_t *body, char **ret,
                           struct berth_error **err);
+/* The hosts file of a container whose addresses (strv, or NULL) on its
+ * networks are known: Docker's lines, ExtraHosts, then "<ip>\t<hostname>"
+ * per address. network-attach.c rewrites the file with it at start. */
+int container_hosts_text(json_t *body, const char *id, char **addrs, char **ret,
+                         struct berth_error **err);
 
 #endif

@@ -56,7 +56,8 @@ struct run_flags {
     const char *cpuset_cpus, *pids_limit, *stop_signal, *stop_timeout;
     const char *health_cmd, *health_interval, *health_timeout, *health_retries;
     const char *health_start_period, *detach_keys, *log_driver, *platform, *pull, *cidfile;
-    const char *network;
+    const char *network, *ip, *ip6, *mac_address;
+    char **network_alias;
     char **attach, **env, **env_file, **label, **label_file, **cap_add, **cap_drop;
     char **security_opt, **device, **tmpfs, **ulimit, **log_opt, **add_host, **dns;
     char **dns_search, **group_add, **volume, **mount, **publish, **expose;
@@ -75,7 +76,8 @@ static void run_flags_release(struct run_flags *f)
     char ***lists[] = {&f->attach,    &f->env,      &f->env_file,     &f->label,   &f->label_file,
                        &f->cap_add,   &f->cap_drop, &f->security_opt, &f->device,  &f->tmpfs,
                        &f->ulimit,    &f->log_opt,  &f->add_host,     &f->dns,     &f->dns_search,
-                       &f->group_add, &f->volume,   &f->mount,        &f->publish, &f->expose};
+                       &f->group_add, &f->volume,   &f->mount,        &f->publish, &f->expose,
+                       &f->network_alias};
     for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
         strv_free(*lists[i]);
         *lists[i] = NULL;
@@ -1386,6 +1388,48 @@ static int build_host_config(struct run_flags *f, json_t *hc, struct berth_error
     return build_network(f, hc, err);
 }
 
+/* Docker's CLI sends --ip, --ip6, --network-alias and --mac-address as the
+ * endpoint settings of the one network given (NetworkingConfig), keyed by
+ * the --network value ("default" when none): the daemon checks them against
+ * that network (network-attach.h). */
+static int build_endpoint_config(struct run_flags *f, json_t *body, struct berth_error **err)
+{
+    if (!f->ip && !f->ip6 && !f->mac_address && !f->network_alias) {
+        return 0;
+    }
+    json_t *ep = json_object();
+    if (f->ip || f->ip6) {
+        json_t *ipam = json_object();
+        if (f->ip) {
+            if (!valid_ip(f->ip) || strchr(f->ip, ':')) {
+                json_decref(ipam);
+                json_decref(ep);
+                return flag_error(err, "--ip", f->ip, "invalid IPv4 address: %s", f->ip);
+            }
+            set_str(ipam, "IPv4Address", f->ip);
+        }
+        if (f->ip6) {
+            if (!valid_ip(f->ip6) || !strchr(f->ip6, ':')) {
+                json_decref(ipam);
+                json_decref(ep);
+                return flag_error(err, "--ip6", f->ip6, "invalid IPv6 address: %s", f->ip6);
+            }
+            set_str(ipam, "IPv6Address", f->ip6);
+        }
+        json_object_set_new(ep, "IPAMConfig", ipam);
+    }
+    if (f->network_alias) {
+        json_object_set_new(ep, "Aliases", strv_to_json(f->network_alias));
+    }
+    if (f->mac_address) {
+        set_str(ep, "MacAddress", f->mac_address);
+    }
+    json_t *eps = json_object();
+    json_object_set_new(eps, f->network && *f->network ? f->network : "default", ep);
+    json_object_set_new(body, "NetworkingConfig", json_pack("{s:o}", "EndpointsConfig", eps));
+    return 0;
+}
+
 /* --- the Config part ---------------------------------------------------- */
 
 static int build_healthcheck(struct run_flags *f, json_t *body, struct berth_error **err)
@@ -1556,7 +1600,11 @@ static int build_body(struct run_flags *f, char **args, json_t *body, struct ber
     if (r < 0) {
         return r;
     }
-    return build_host_config(f, hc, err);
+    r = build_host_config(f, hc, err);
+    if (r < 0) {
+        return r;
+    }
+    return build_endpoint_config(f, body, err);
 }
 
 int container_create_body_from_flags(int argc, char **argv, json_t **ret_body,
@@ -1612,6 +1660,12 @@ int container_create_body_from_flags(int argc, char **argv, json_t **ret_body,
         {"mount", 0, OPT_LIST, &f.mount, "Attach a filesystem mount to the container", NULL},
         {"name", 0, OPT_STRING, &f.name, "Assign a name to the container", NULL},
         {"network", 0, OPT_STRING, &f.network, "Connect a container to a network", NULL},
+        {"network-alias", 0, OPT_LIST, &f.network_alias,
+         "Add network-scoped alias for the container", NULL},
+        {"ip", 0, OPT_STRING, &f.ip, "IPv4 address (e.g., 172.30.100.104)", NULL},
+        {"ip6", 0, OPT_STRING, &f.ip6, "IPv6 address (e.g., 2001:db8::33)", NULL},
+        {"mac-address", 0, OPT_STRING, &f.mac_address, "Container MAC address (e.g., 92:d0:c6:0a:29:33)",
+         NULL},
         {"net", 0, OPT_STRING, &f.network, NULL, NULL},
         {"no-healthcheck", 0, OPT_BOOL, &f.no_healthcheck,
          "Disable any container-specified HEALTHCHECK", NULL},

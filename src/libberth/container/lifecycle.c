@@ -199,8 +199,11 @@ static int ensure_init_binary(struct store *s, char **ret, struct berth_error **
     return 0;
 }
 
+/* Writes the bundle's config.json; *ret_spec (may be NULL) gets the
+ * document too, for the monitor (a fork of this process) to create the
+ * container from without reading it back. */
 static int write_bundle(struct store *s, const struct container_record *c, const char *rootfs,
-                        struct berth_error **err)
+                        json_t **ret_spec, struct berth_error **err)
 {
     _cleanup_(image_info_freep) struct image_info *img = NULL;
     int r = image_get(s, c->image_id, &img, err);
@@ -274,7 +277,11 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     }
     _cleanup_free_ char *text = json_dumps(spec, JSON_COMPACT);
     _cleanup_free_ char *cfg = xasprintf("%s/config.json", bdir);
-    return write_file_replace_at(AT_FDCWD, cfg, text, strlen(text), 0600, err);
+    r = write_file_replace_at(AT_FDCWD, cfg, text, strlen(text), 0600, err);
+    if (r >= 0 && ret_spec) {
+        *ret_spec = TAKE_PTR(spec);
+    }
+    return r;
 }
 
 /* ---- start: the monitor ------------------------------------------------ */
@@ -407,6 +414,7 @@ struct monitor_setup {
     struct store *s;
     const struct container_record *c;
     const char *bundle;
+    json_t *spec; /* the bundle's config.json, parsed */
     int listen_fd, ready_w, ctl_fd;
     unsigned short rows, cols;
     int out_r, out_w, err_r, err_w, in_r, in_w;
@@ -443,6 +451,7 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
     struct berth_create_opts o = {
         .id = m->c->id,
         .bundle = m->bundle,
+        .config = m->spec,
         .console_fd = console[0],
     };
     pid_t pid = 0;
@@ -625,7 +634,8 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         return r;
     }
     log_trace_point("start: rootfs mounted");
-    r = write_bundle(s, c, rootfs, err);
+    _cleanup_json_ json_t *spec = NULL;
+    r = write_bundle(s, c, rootfs, &spec, err);
     log_trace_point("start: bundle written");
     _cleanup_free_ char *bundle = bundle_dir(s, id);
     _cleanup_free_ char *sock = xasprintf("%s/attach.sock", bundle);
@@ -653,6 +663,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .s = s,
         .c = c,
         .bundle = bundle,
+        .spec = spec,
         .listen_fd = listen_fd,
         .ready_w = ready[1],
         .ctl_fd = ctl_fd,

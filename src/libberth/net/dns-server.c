@@ -253,10 +253,10 @@ struct tcpconn {
 };
 
 struct pending {
-    int up;                 /* upstream socket */
-    int udp;                /* container's UDP socket, or -1 */
+    int up;                  /* upstream socket */
+    int udp;                 /* container's UDP socket, or -1 */
     struct sockaddr_in peer; /* its client (127.0.0.11 is IPv4) */
-    int tcp;                /* or a TCP client */
+    int tcp;                 /* or a TCP client */
     uint64_t deadline;
 };
 
@@ -446,8 +446,8 @@ static int reload(struct server *s, struct berth_error **err)
 
 /* Answer or forward one query from container id; reply via the callback
  * data: udp socket + peer, or tcp fd. Malformed queries get no answer. */
-static void handle_query(struct server *s, const char *id, const uint8_t *msg, size_t len,
-                         int udp, const struct sockaddr_in *peer, int tcp)
+static void handle_query(struct server *s, const char *id, const uint8_t *msg, size_t len, int udp,
+                         const struct sockaddr_in *peer, int tcp)
 {
     struct dns_query q;
     uint8_t out[4096];
@@ -476,13 +476,15 @@ static void handle_query(struct server *s, const char *id, const uint8_t *msg, s
             break;
         case DNS_FORWARD:
             if (s->upstream_len) {
-                int up = socket(s->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-                                0);
+                int up =
+                    socket(s->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (up >= 0 && connect(up, (struct sockaddr *)&s->upstream, s->upstream_len) == 0 &&
                     send(up, msg, len, MSG_NOSIGNAL) == (ssize_t)len) {
                     s->pend = xrealloc(s->pend, (s->n_pend + 1) * sizeof(*s->pend));
                     struct pending *p = &s->pend[s->n_pend++];
-                    *p = (struct pending){.up = up, .udp = udp, .tcp = tcp,
+                    *p = (struct pending){.up = up,
+                                          .udp = udp,
+                                          .tcp = tcp,
                                           .deadline = now_ms() + UPSTREAM_TIMEOUT_MS};
                     if (peer) {
                         p->peer = *peer;
@@ -510,8 +512,7 @@ static void handle_query(struct server *s, const char *id, const uint8_t *msg, s
         }
         safe_close(tcp);
     } else {
-        sendto(udp, out, (size_t)olen, MSG_NOSIGNAL, (const struct sockaddr *)peer,
-               sizeof(*peer));
+        sendto(udp, out, (size_t)olen, MSG_NOSIGNAL, (const struct sockaddr *)peer, sizeof(*peer));
     }
 }
 
@@ -702,11 +703,10 @@ int dns_server_run(const char *runroot, struct berth_error **err)
                 uint8_t buf[4096];
                 struct sockaddr_in peer;
                 socklen_t pl = sizeof(peer);
-                ssize_t m = recvfrom(s.sv[idx[j]].udp, buf, sizeof(buf), 0,
-                                     (struct sockaddr *)&peer, &pl);
+                ssize_t m =
+                    recvfrom(s.sv[idx[j]].udp, buf, sizeof(buf), 0, (struct sockaddr *)&peer, &pl);
                 if (m > 0 && pl == sizeof(peer)) {
-                    handle_query(&s, s.sv[idx[j]].id, buf, (size_t)m, s.sv[idx[j]].udp, &peer,
-                                 -1);
+                    handle_query(&s, s.sv[idx[j]].id, buf, (size_t)m, s.sv[idx[j]].udp, &peer, -1);
                 }
             } else if (kind[j] == K_TCP) {
                 tcp_accept(&s, &s.sv[idx[j]]);

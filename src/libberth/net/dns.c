@@ -265,8 +265,7 @@ int dns_records_from_json(json_t *doc, struct dns_records **ret, struct berth_er
     }
     size_t n = json_array_size(arr);
     if (n > DNS_RECORDS_MAX) {
-        return berth_error_set(err, E2BIG, "dns records: more than %d containers",
-                               DNS_RECORDS_MAX);
+        return berth_error_set(err, E2BIG, "dns records: more than %d containers", DNS_RECORDS_MAX);
     }
     struct dns_records *r = xcalloc(1, sizeof(*r));
     r->c = xcalloc(n ? n : 1, sizeof(*r->c));
@@ -275,8 +274,10 @@ int dns_records_from_json(json_t *doc, struct dns_records **ret, struct berth_er
         const char *id = jstr(o, "id"), *name = jstr(o, "name"), *netns = jstr(o, "netns");
         if (!id || !*id || !netns || *netns != '/') {
             dns_records_free(r);
-            return berth_error_set(err, EINVAL, "dns records: container %zu needs id and an "
-                                   "absolute netns path", i);
+            return berth_error_set(err, EINVAL,
+                                   "dns records: container %zu needs id and an "
+                                   "absolute netns path",
+                                   i);
         }
         struct dns_container *c = &r->c[r->n++];
         c->id = xstrdup(id);

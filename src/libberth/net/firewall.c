@@ -53,9 +53,11 @@ static const char fw_skeleton[] =
     "add set " T " masq6 { type ipv6_addr; flags interval; }\n"
     "add set " T " subnets4 { type ipv4_addr; flags interval; }\n"
     "add set " T " subnets6 { type ipv6_addr; flags interval; }\n"
-    "add map " T " dnat4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
+    "add map " T
+    " dnat4 { type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service; }\n"
     "add map " T " dnat4_any { type inet_proto . inet_service : ipv4_addr . inet_service; }\n"
-    "add map " T " dnat6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }\n"
+    "add map " T
+    " dnat6 { type ipv6_addr . inet_proto . inet_service : ipv6_addr . inet_service; }\n"
     "add map " T " dnat6_any { type inet_proto . inet_service : ipv6_addr . inet_service; }\n"
     "add chain " T " raw_prerouting { type filter hook prerouting priority raw; policy accept; }\n"
     "add chain " T " prerouting { type nat hook prerouting priority dstnat; policy accept; }\n"
@@ -80,7 +82,8 @@ static const char fw_skeleton[] =
     "add rule " T " published meta nfproto ipv4 dnat ip to meta l4proto . th dport map @dnat4_any\n"
     "add rule " T " published meta nfproto ipv6 dnat ip6 to ip6 daddr . meta l4proto . th dport "
     "map @dnat6\n"
-    "add rule " T " published meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @dnat6_any\n"
+    "add rule " T
+    " published meta nfproto ipv6 dnat ip6 to meta l4proto . th dport map @dnat6_any\n"
     /* Published ports answer on local addresses only, from outside
      * (prerouting, also hairpin from containers) and from the host itself
      * (output: no userland proxy on that path). */
@@ -374,8 +377,8 @@ int fw_network_remove(const struct fw_network *n, struct berth_error **err)
 }
 
 struct port_keys {
-    int family;         /* of the container address */
-    bool any;           /* host_ip is a wildcard */
+    int family; /* of the container address */
+    bool any;   /* host_ip is a wildcard */
     char host[INET6_ADDRSTRLEN];
     char ctr[INET6_ADDRSTRLEN];
     unsigned first, last, cfirst;
@@ -392,19 +395,21 @@ static int port_keys(const struct fw_port *p, struct port_keys *k, struct berth_
     if (k->family < 0) {
         return k->family;
     }
-    k->any = !p->host_ip || !*p->host_ip || streq(p->host_ip, "0.0.0.0") ||
-             streq(p->host_ip, "::");
+    k->any = !p->host_ip || !*p->host_ip || streq(p->host_ip, "0.0.0.0") || streq(p->host_ip, "::");
     if (k->any) {
         snprintf(k->host, sizeof(k->host), "%s",
-                 p->host_ip && *p->host_ip ? p->host_ip : (k->family == AF_INET ? "0.0.0.0" : "::"));
+                 p->host_ip && *p->host_ip ? p->host_ip
+                                           : (k->family == AF_INET ? "0.0.0.0" : "::"));
     } else {
         int hf = canon_addr(p->host_ip, k->host, sizeof(k->host), err);
         if (hf < 0) {
             return hf;
         }
         if (hf != k->family) {
-            return berth_error_set(err, EINVAL, "host address '%s' and container address '%s' "
-                                   "are of different families", p->host_ip, p->container_ip);
+            return berth_error_set(err, EINVAL,
+                                   "host address '%s' and container address '%s' "
+                                   "are of different families",
+                                   p->host_ip, p->container_ip);
         }
     }
     k->first = p->host_port;
@@ -421,8 +426,8 @@ static int port_keys(const struct fw_port *p, struct port_keys *k, struct berth_
 static void port_batch(const struct port_keys *k, const char *verb, bool with_data,
                        struct strbuf *b)
 {
-    const char *map = k->family == AF_INET ? (k->any ? "dnat4_any" : "dnat4")
-                                           : (k->any ? "dnat6_any" : "dnat6");
+    const char *map =
+        k->family == AF_INET ? (k->any ? "dnat4_any" : "dnat4") : (k->any ? "dnat6_any" : "dnat6");
     for (unsigned port = k->first; port <= k->last; port++) {
         strbuf_addf(b, "%s element " T " %s { ", verb, map);
         if (!k->any) {
@@ -492,7 +497,8 @@ static bool map_has(json_t *doc, const struct port_keys *k, unsigned port)
     json_t *items = json_object_get(doc, "nftables");
     size_t i;
     json_t *it;
-    json_array_foreach(items, i, it) {
+    json_array_foreach(items, i, it)
+    {
         json_t *m = json_object_get(it, "map");
         const char *name = json_string_value(json_object_get(m, "name"));
         if (!name || !strneq(name, "dnat", 4)) {
@@ -501,7 +507,8 @@ static bool map_has(json_t *doc, const struct port_keys *k, unsigned port)
         bool map_any = strstr(name, "_any") != NULL;
         size_t j;
         json_t *e;
-        json_array_foreach(json_object_get(m, "elem"), j, e) {
+        json_array_foreach(json_object_get(m, "elem"), j, e)
+        {
             json_t *key = json_object_get(json_array_get(e, 0), "concat");
             size_t n = json_array_size(key);
             if (n < 2) {
@@ -548,8 +555,7 @@ static int bind_probe(const struct port_keys *k, unsigned port)
         len = sizeof(u.in6);
     }
     bool tcp = streq(k->proto, "tcp");
-    _cleanup_close_ int fd =
-        socket(fam, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+    _cleanup_close_ int fd = socket(fam, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         return -errno;
     }
@@ -635,7 +641,8 @@ int fw_fini(struct berth_error **err)
     bool empty = true;
     size_t i;
     json_t *it;
-    json_array_foreach(json_object_get(doc, "nftables"), i, it) {
+    json_array_foreach(json_object_get(doc, "nftables"), i, it)
+    {
         json_t *s = json_object_get(it, "set");
         if (s && json_array_size(json_object_get(s, "elem")) > 0) {
             empty = false;
@@ -663,7 +670,8 @@ int fw_forward_blocked(char **ret_where, struct berth_error **err)
     size_t i;
     json_t *it;
     int found = 0;
-    json_array_foreach(json_object_get(doc, "nftables"), i, it) {
+    json_array_foreach(json_object_get(doc, "nftables"), i, it)
+    {
         json_t *c = json_object_get(it, "chain");
         const char *hook = json_string_value(json_object_get(c, "hook"));
         const char *policy = json_string_value(json_object_get(c, "policy"));

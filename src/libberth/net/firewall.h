@@ -57,12 +57,12 @@ enum fw_proto { FW_TCP, FW_UDP };
 
 struct fw_port {
     enum fw_proto proto;
-    const char *host_ip;         /* NULL, "", "0.0.0.0" or "::" = any local address */
-    uint16_t host_port;          /* first host port (non-zero) */
-    uint16_t host_port_last;     /* last host port of a range, 0 = single */
-    const char *container_ip;    /* the container's address on the network */
-    uint16_t container_port;     /* first container port */
-    const char *endpoint;        /* container name, for error messages (may be NULL) */
+    const char *host_ip;      /* NULL, "", "0.0.0.0" or "::" = any local address */
+    uint16_t host_port;       /* first host port (non-zero) */
+    uint16_t host_port_last;  /* last host port of a range, 0 = single */
+    const char *container_ip; /* the container's address on the network */
+    uint16_t container_port;  /* first container port */
+    const char *endpoint;     /* container name, for error messages (may be NULL) */
 };
 
 /* Create table, sets, maps and chains if missing; (re)write the fixed rules

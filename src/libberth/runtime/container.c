@@ -213,7 +213,14 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
         return r;
     }
     _cleanup_(oci_spec_freep) struct oci_spec *spec = NULL;
-    r = oci_spec_load(o->bundle, &spec, err);
+    if (o->config) {
+        r = oci_spec_parse(o->config, o->bundle, &spec, err);
+        if (r < 0) {
+            berth_error_prefix(err, "config.json");
+        }
+    } else {
+        r = oci_spec_load(o->bundle, &spec, err);
+    }
     if (r < 0) {
         return r;
     }

@@ -36,6 +36,9 @@ struct berth_create_opts {
     int preserve_fds;
     /* Internal: a connected socket to receive the pty master (run -t). */
     int console_fd;
+    /* Internal: the bundle's config.json as the caller just wrote it, so
+     * it is not read and parsed again; NULL: read it from the bundle. */
+    json_t *config;
 };
 
 int berth_runtime_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
