@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -11,6 +12,8 @@
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 #include "basic/units.h"
+#include "libberth/common/json-util.h"
+#include "libberth/common/template.h"
 #include "cli/commands.h"
 
 /* Management groups: "berth image" alone prints the group's commands. */
@@ -352,6 +355,69 @@ int cli_for_each(struct cli *cli, char **args, bool print, cli_each_fn fn, void 
         }
     }
     return code;
+}
+
+int cli_inspect(struct cli *cli, const char *format, char **args, cli_inspect_fn get, void *ud)
+{
+    struct berth_error *err = NULL;
+    _cleanup_(template_freep) struct template *t = NULL;
+    if (format && *format && template_parse(format, NULL, &t, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    _cleanup_json_ json_t *all = json_array();
+    struct strbuf out = STRBUF_INIT;
+    int code = 0;
+    STRV_FOREACH(name, args)
+    {
+        err = NULL;
+        json_t *j = NULL;
+        if (get(s, *name, ud, &j, &err) < 0) {
+            code = cli_fail(err, 1);
+            continue;
+        }
+        if (!t) {
+            json_array_append_new(all, j);
+            continue;
+        }
+        int r = template_execute(t, j, &out, &err);
+        json_decref(j);
+        if (r < 0) {
+            code = cli_fail(err, 1);
+            break;
+        }
+        strbuf_addc(&out, '\n');
+    }
+    if (t) {
+        fwrite(strbuf_str(&out), 1, out.len, stdout);
+    } else {
+        cli_print_json(all);
+    }
+    strbuf_release(&out);
+    return code;
+}
+
+bool cli_confirm(const char *warning)
+{
+    fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
+    fflush(stdout);
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin)) {
+        return false;
+    }
+    /* Docker's: "y" or "yes", any case, surrounding blanks ignored. */
+    char *a = line;
+    while (*a == ' ' || *a == '\t') {
+        a++;
+    }
+    size_t n = strlen(a);
+    while (n && strchr(" \t\r\n", a[n - 1])) {
+        a[--n] = '\0';
+    }
+    return strcasecmp(a, "y") == 0 || strcasecmp(a, "yes") == 0;
 }
 
 int cli_fail(struct berth_error *err, int code)

@@ -84,6 +84,19 @@ int cli_pull_image(struct cli *cli, const char *name, const char *platform, bool
 typedef int (*cli_each_fn)(struct store *s, const char *name, void *ud, struct berth_error **err);
 int cli_for_each(struct cli *cli, char **args, bool print, cli_each_fn fn, void *ud);
 
+/* The loop of every `inspect` command: get(s, name, ud, &json, err) gives
+ * each argument's object; all are printed as one JSON array (Docker's), or
+ * each through the --format template (format NULL or "": the array). An
+ * argument that fails prints "Error: ..." and makes the exit code 1; a
+ * template that fails to parse or run stops with 1. */
+typedef int (*cli_inspect_fn)(struct store *s, const char *name, void *ud, json_t **ret,
+                              struct berth_error **err);
+int cli_inspect(struct cli *cli, const char *format, char **args, cli_inspect_fn get, void *ud);
+
+/* Docker's prune prompt: "<warning>\nAre you sure you want to continue?
+ * [y/N] "; true when the answer starts with y or Y. */
+bool cli_confirm(const char *warning);
+
 /* Print "Error: <message>" to stderr and free err; returns code. */
 int cli_fail(struct berth_error *err, int code);
 

@@ -11,6 +11,8 @@
 #include "libberth/common/template.h"
 #include "libberth/container/lifecycle.h"
 #include "libberth/image/images.h"
+#include "libberth/net/networks.h"
+#include "libberth/volume/volumes.h"
 
 #define HISTORY_TABLE "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
 
@@ -20,6 +22,71 @@ static int load_image(struct store *s, const char *name, struct image_info **ret
     _cleanup_free_ char *id = NULL;
     int r = image_resolve(s, name, &id, err);
     return r < 0 ? r : image_get(s, id, ret, err);
+}
+
+struct inspect_ctx {
+    const char *type; /* NULL: any */
+    bool generic;     /* `inspect`, `container inspect`: containers too */
+};
+
+static bool wants(const struct inspect_ctx *x, const char *type)
+{
+    return !x->type || streq(x->type, type);
+}
+
+/* Docker's generic inspect looks for a container, an image, a network, then
+ * a volume: "No such object: x" when nothing has that name; with --type
+ * (and `image inspect`) the type's own message. */
+static int inspect_one(struct store *s, const char *name, void *ud, json_t **ret,
+                       struct berth_error **err)
+{
+    const struct inspect_ctx *x = ud;
+    if (x->generic && wants(x, "container") && container_inspect_json(s, name, ret, NULL) >= 0) {
+        return 0;
+    }
+    if (x->type && streq(x->type, "container")) {
+        return berth_error_set(err, ENOENT, "No such container: %s", name);
+    }
+    struct berth_error *e = NULL;
+    if (wants(x, "image")) {
+        _cleanup_(image_info_freep) struct image_info *i = NULL;
+        int r = load_image(s, name, &i, &e);
+        if (r >= 0) {
+            *ret = image_inspect_json(s, i);
+            return 0;
+        }
+        if (x->type || r != -ENOENT) {
+            if (err) {
+                *err = e;
+            } else {
+                berth_error_free(e);
+            }
+            return r;
+        }
+        berth_error_free(TAKE_PTR(e));
+    }
+    if (wants(x, "network")) {
+        _cleanup_(network_freep) struct network *n = NULL;
+        int r = network_get(s, name, &n, x->type ? err : NULL);
+        if (r >= 0) {
+            return network_inspect(s, n, ret, err);
+        }
+        if (x->type) {
+            return r;
+        }
+    }
+    if (wants(x, "volume")) {
+        _cleanup_(volume_freep) struct volume *v = NULL;
+        int r = volume_get(s, name, &v, x->type ? err : NULL);
+        if (r >= 0) {
+            *ret = volume_inspect_json(v);
+            return 0;
+        }
+        if (x->type) {
+            return r;
+        }
+    }
+    return berth_error_set(err, ENOENT, "No such object: %s", name);
 }
 
 int cmd_image_inspect(struct cli *cli, int argc, char **argv)
@@ -39,80 +106,22 @@ int cmd_image_inspect(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    struct berth_error *err = NULL;
+    struct inspect_ctx x = {.type = type, .generic = generic};
     /* `image inspect` and `container inspect` are the generic inspect with
      * the type fixed: one loop, one output path. */
     if (streq(cli->cmd->path, "image inspect")) {
-        type = "image";
+        x.type = "image";
     } else if (streq(cli->cmd->path, "container inspect")) {
-        type = "container";
-        generic = true;
+        x.type = "container";
+        x.generic = true;
     }
-    if (type && !streq(type, "image") && !streq(type, "container")) {
-        berth_error_set(&err, EINVAL, "\"%s\" is not a valid value for --type", type);
+    if (x.type && !streq(x.type, "image") && !streq(x.type, "container") &&
+        !streq(x.type, "volume") && !streq(x.type, "network")) {
+        struct berth_error *err = NULL;
+        berth_error_set(&err, EINVAL, "\"%s\" is not a valid value for --type", x.type);
         return cli_fail(err, 1);
     }
-    _cleanup_(template_freep) struct template *t = NULL;
-    if (format && *format && template_parse(format, NULL, &t, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    json_t *all = json_array();
-    struct strbuf out = STRBUF_INIT;
-    int code = 0;
-    STRV_FOREACH(name, args)
-    {
-        _cleanup_(image_info_freep) struct image_info *i = NULL;
-        err = NULL;
-        json_t *j = NULL;
-        /* Docker's generic inspect tries a container first, then an image. */
-        if (generic && (!type || streq(type, "container")) &&
-            container_inspect_json(s, *name, &j, NULL) >= 0) {
-            /* found a container */
-        } else if (type && streq(type, "container")) {
-            berth_error_set(&err, ENOENT, "No such container: %s", *name);
-            cli_fail(err, 1);
-            code = 1;
-            continue;
-        } else if (load_image(s, *name, &i, &err) < 0) {
-            /* Docker: "Error: No such object: x" from the generic inspect,
-             * "Error: No such image: x" from image inspect. */
-            if (generic && err && err->code == ENOENT) {
-                berth_error_free(err);
-                err = NULL;
-                berth_error_set(&err, ENOENT, "No such object: %s", *name);
-            }
-            cli_fail(err, 1);
-            code = 1;
-            continue;
-        }
-        if (!j) {
-            j = image_inspect_json(s, i);
-        }
-        if (t) {
-            err = NULL;
-            if (template_execute(t, j, &out, &err) < 0) {
-                json_decref(j);
-                code = cli_fail(err, 1);
-                break;
-            }
-            strbuf_addc(&out, '\n');
-            json_decref(j);
-        } else {
-            json_array_append_new(all, j);
-        }
-    }
-    if (t) {
-        fwrite(strbuf_str(&out), 1, out.len, stdout);
-    } else {
-        cli_print_json(all);
-    }
-    strbuf_release(&out);
-    json_decref(all);
-    return code;
+    return cli_inspect(cli, format, args, inspect_one, &x);
 }
 
 /* Docker's formatter.Ellipsis for ASCII text: at most n characters, the

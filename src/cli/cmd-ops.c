@@ -431,18 +431,6 @@ int cmd_update(struct cli *cli, int argc, char **argv)
 
 /* ---- container prune --------------------------------------------------------- */
 
-static bool confirm(const char *warning)
-{
-    fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
-    fflush(stdout);
-    char line[64];
-    if (!fgets(line, sizeof(line), stdin)) {
-        return false;
-    }
-    line[strcspn(line, "\r\n")] = '\0';
-    return streq(line, "y") || streq(line, "Y");
-}
-
 int cmd_container_prune(struct cli *cli, int argc, char **argv)
 {
     bool force = false;
@@ -460,7 +448,7 @@ int cmd_container_prune(struct cli *cli, int argc, char **argv)
     uint64_t reclaimed = 0;
     _cleanup_strv_free_ char **deleted = NULL;
     struct berth_error *err = NULL;
-    if (force || confirm("WARNING! This will remove all stopped containers.")) {
+    if (force || cli_confirm("WARNING! This will remove all stopped containers.")) {
         struct store *s;
         if (cli_store(cli, &s, &err) < 0) {
             return cli_fail(err, 1);

@@ -53,17 +53,6 @@ int cmd_rmi(struct cli *cli, int argc, char **argv)
     return code;
 }
 
-static bool confirm(const char *warning)
-{
-    fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
-    fflush(stdout);
-    char line[64];
-    if (!fgets(line, sizeof(line), stdin)) {
-        return false;
-    }
-    return line[0] == 'y' || line[0] == 'Y';
-}
-
 int cmd_image_prune(struct cli *cli, int argc, char **argv)
 {
     bool all = false, force = false;
@@ -89,7 +78,7 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv)
         all ? "WARNING! This will remove all images without at least one container associated "
               "to them."
             : "WARNING! This will remove all dangling images.";
-    if (!force && !confirm(warning)) {
+    if (!force && !cli_confirm(warning)) {
         return 0;
     }
     struct berth_error *err = NULL;

@@ -234,13 +234,16 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
     return code;
 }
 
-/* Docker's inspect document (api/types/volume.Volume): nil maps as null. */
-static json_t *volume_json(const struct volume *v)
+static int inspect_one(struct store *s, const char *name, void *ud, json_t **ret,
+                       struct berth_error **err)
 {
-    return json_pack("{s:s,s:s,s:O,s:s,s:s,s:O,s:s}", "CreatedAt", v->created, "Driver", v->driver,
-                     "Labels", json_object_size(v->labels) ? v->labels : json_null(), "Mountpoint",
-                     v->mountpoint, "Name", v->name, "Options",
-                     json_object_size(v->options) ? v->options : json_null(), "Scope", "local");
+    (void)ud;
+    _cleanup_(volume_freep) struct volume *v = NULL;
+    int r = volume_get(s, name, &v, err);
+    if (r >= 0) {
+        *ret = volume_inspect_json(v);
+    }
+    return r;
 }
 
 int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
@@ -255,48 +258,7 @@ int cmd_volume_inspect(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    struct berth_error *err = NULL;
-    _cleanup_(template_freep) struct template *t = NULL;
-    if (format && *format && template_parse(format, NULL, &t, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    json_t *all = json_array();
-    struct strbuf out = STRBUF_INIT;
-    int code = 0;
-    STRV_FOREACH(name, args)
-    {
-        _cleanup_(volume_freep) struct volume *v = NULL;
-        err = NULL;
-        if (volume_get(s, *name, &v, &err) < 0) {
-            code = cli_fail(err, 1);
-            continue;
-        }
-        json_t *j = volume_json(v);
-        if (t) {
-            err = NULL;
-            if (template_execute(t, j, &out, &err) < 0) {
-                json_decref(j);
-                code = cli_fail(err, 1);
-                break;
-            }
-            strbuf_addc(&out, '\n');
-            json_decref(j);
-        } else {
-            json_array_append_new(all, j);
-        }
-    }
-    if (t) {
-        fwrite(strbuf_str(&out), 1, out.len, stdout);
-    } else {
-        cli_print_json(all);
-    }
-    strbuf_release(&out);
-    json_decref(all);
-    return code;
+    return cli_inspect(cli, format, args, inspect_one, NULL);
 }
 
 static int rm_one(struct store *s, const char *name, void *ud, struct berth_error **err)
@@ -317,17 +279,6 @@ int cmd_volume_rm(struct cli *cli, int argc, char **argv)
         return r < 0 ? 0 : r;
     }
     return cli_for_each(cli, args, true, rm_one, &force);
-}
-
-static bool confirm(const char *warning)
-{
-    fprintf(stdout, "%s\nAre you sure you want to continue? [y/N] ", warning);
-    fflush(stdout);
-    char line[64];
-    if (!fgets(line, sizeof(line), stdin)) {
-        return false;
-    }
-    return line[0] == 'y' || line[0] == 'Y';
 }
 
 int cmd_volume_prune(struct cli *cli, int argc, char **argv)
@@ -372,7 +323,7 @@ int cmd_volume_prune(struct cli *cli, int argc, char **argv)
         all ? "WARNING! This will remove all local volumes not used by at least one container."
             : "WARNING! This will remove anonymous local volumes not used by at least one "
               "container.";
-    if (!force && !confirm(warning)) {
+    if (!force && !cli_confirm(warning)) {
         return 0;
     }
     struct store *s;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -298,6 +299,39 @@ static void test_lifecycle(void **state)
     assert_int_equal(volume_remove(s, "data1", true, NULL), 0);
 }
 
+/* A volume called "x.lock" is a name like any other: it neither is nor
+ * breaks the lock of volume "x" (locks once lived at <name>.lock beside
+ * the volume directories). */
+static void test_lock_names(void **state)
+{
+    struct fixture *f = *state;
+    struct store *s = f->s;
+    const char *names[] = {"ab", "ab.lock", "cd.lock", "cd"};
+    for (size_t i = 0; i < 4; i++) {
+        struct volume_create_opts o = {.name = names[i]};
+        assert_int_equal(volume_create(s, &o, NULL, NULL, NULL), 0);
+    }
+    int l1 = volume_lock_take(s, "ab", NULL);
+    assert_true(l1 >= 0);
+    /* held: another taker would wait; a second open of the file cannot
+     * take it either */
+    _cleanup_free_ char *lp = xasprintf("%s/root/volumes/.ab.lock", f->tmp);
+    int probe = open(lp, O_RDWR | O_CLOEXEC);
+    assert_true(probe >= 0);
+    assert_int_equal(flock(probe, LOCK_EX | LOCK_NB), -1);
+    close(probe);
+    close(l1);
+    assert_int_equal(volume_lock_take(s, "../x", NULL), -EINVAL);
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal(volume_remove(s, names[i], false, NULL), 0);
+    }
+    struct volume **l = NULL;
+    size_t n = 1;
+    assert_int_equal(volume_list(s, &l, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    volume_list_free(l, n);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_label_filters),
         cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_names, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,6 +29,7 @@
 #include "libberth/container/health.h"
 #include "libberth/container/account.h"
 #include "libberth/container/monitor.h"
+#include "libberth/container/network-attach.h"
 #include "libberth/container/oci-spec.h"
 #include "libberth/container/volume-mounts.h"
 #include "libberth/image/images.h"
@@ -118,6 +119,9 @@ int container_create(struct store *s, json_t *body, const char *name, char **ret
     }
     struct container_state_file st = {.status = (char *)"created"};
     r = container_mounts_create(s, c->id, body, image_id, err);
+    if (r >= 0) {
+        r = network_attach_create(s, c->id, c->name, body, err);
+    }
     if (r >= 0) {
         r = container_state_write(s->root, c->id, &st, err);
     }
@@ -263,6 +267,11 @@ static int write_bundle(struct store *s, const struct container_record *c, const
         return r;
     }
     ctx.extra_mounts = vmounts;
+    _cleanup_free_ char *netns = NULL;
+    if ((r = network_attach_netns(s, c->body, &netns, err)) < 0) {
+        return r;
+    }
+    ctx.netns_path = netns;
     log_trace_point("bundle: inputs ready");
     _cleanup_json_ json_t *spec = NULL;
     r = container_oci_spec(c->body, img->config, &ctx, &spec, err);
@@ -703,6 +712,11 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     if (r < 0) {
         goto rollback;
     }
+    /* Network before the init runs: its first instruction may need it. */
+    r = network_attach_start(s, c, init, err);
+    if (r < 0) {
+        goto kill_rollback;
+    }
     int attach = -1;
     if (o && o->attach) {
         attach = connect_attach(sock, err);
@@ -1066,6 +1080,7 @@ int container_exited(struct store *s, const char *id, int wait_status, struct be
      * meanwhile must not have it unmounted (or its mount point removed)
      * under it. Released before a restart, which takes it again. */
     int lock = container_lock(s, id, NULL);
+    network_attach_stop(s, id);
     (void)berth_runtime_delete(&rt, id, true, NULL);
     log_trace_point("exited: runtime deleted");
     (void)container_rootfs_unmount(s, id, NULL);
@@ -1371,7 +1386,9 @@ int container_rm(struct store *s, const char *name_or_id, bool force, struct ber
         (void)berth_runtime_kill(&rt, id, SIGKILL, true, NULL);
         (void)wait_stopped(s, id, KILL_WAIT_MS);
     }
-    /* Whatever a killed monitor left: runtime state, mounts, bundle. */
+    /* Whatever a killed monitor left: runtime state, mounts, bundle,
+     * ports, leases and veths. */
+    network_attach_stop(s, id);
     (void)berth_runtime_delete(&rt, id, true, NULL);
     _cleanup_free_ char *bundle = bundle_dir(s, id);
     (void)rm_rf_at(AT_FDCWD, bundle, NULL);
@@ -1603,15 +1620,7 @@ int container_inspect_json(struct store *s, const char *name_or_id, json_t **ret
     }
     json_object_set_new(o, "Mounts", mounts);
     json_object_set_new(o, "Config", merged_config(c, ic));
-    json_t *ns = json_object();
-    json_object_set_new(ns, "Bridge", json_string(""));
-    json_object_set_new(ns, "SandboxID", json_string(""));
-    json_object_set_new(ns, "HairpinMode", json_false());
-    json_object_set_new(ns, "Ports", json_object());
-    json_object_set_new(ns, "SandboxKey", json_string(""));
-    json_object_set_new(ns, "IPAddress", json_string(""));
-    json_object_set_new(ns, "Networks", json_object());
-    json_object_set_new(o, "NetworkSettings", ns);
+    json_object_set_new(o, "NetworkSettings", network_attach_settings(s, c, running));
     container_state_file_release(&st);
     *ret = o;
     return 0;

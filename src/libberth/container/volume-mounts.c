@@ -673,10 +673,11 @@ static int copy_up(struct store *s, const char *name, const char *data, int root
         /* Nothing (or no directory) there in the image: nothing to copy. */
         return 0;
     }
-    _cleanup_free_ char *lockp = xasprintf("%s/volumes/%s.lock", s->root, name);
-    _cleanup_close_ int lock = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (lock < 0 || flock(lock, LOCK_EX) < 0) {
-        return berth_error_sys(err, errno, "lock volume '%s'", name);
+    /* the volumes' own lock (with its check that the file locked is still
+     * the one at that name, which a bare open+flock lacked) */
+    _cleanup_close_ int lock = volume_lock_take(s, name, err);
+    if (lock < 0) {
+        return berth_error_prefix(err, "copy-up into volume '%s'", name);
     }
     _cleanup_close_ int dst = open(data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (dst < 0) {

@@ -28,11 +28,6 @@
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_NAME ".wh..wh..opq"
 
-#define MAX_DEPTH 1024
-#define COPY_BUF (256 * 1024)
-#define WHITEOUT_PREFIX ".wh."
-#define OPAQUE_NAME ".wh..wh..opq"
-
 #define TLA_SYMBOLS(X)                                                                             \
     X(archive_write_new)                                                                           \
     X(archive_write_set_format_pax_restricted)                                                     \
@@ -580,13 +575,18 @@ int tree_tar_check_confined(int fd, struct berth_error **err)
             goto out;
         }
         const char *hl = tla.archive_entry_hardlink(e);
+        _cleanup_free_ char *hl_clean = NULL;
         if (hl) {
-            r = check_name(links, "hardlink target", hl, NULL, err);
+            r = check_name(links, "hardlink target", hl, &hl_clean, err);
             if (r < 0) {
                 goto out;
             }
         }
-        if (!hl && tla.archive_entry_filetype(e) == AE_IFLNK && *clean) {
+        /* A hardlink to a symlink entry is that symlink under a second
+         * name: entries below either name go through it. */
+        bool is_link = hl ? name_set_has(links, hl_clean, strlen(hl_clean))
+                          : tla.archive_entry_filetype(e) == AE_IFLNK;
+        if (is_link && *clean) {
             name_set_add(links, clean);
         }
         if (tla.archive_read_data_skip(a) < ARCHIVE_WARN) {

@@ -312,10 +312,20 @@ static int volumes_dir_open(struct store *s, struct berth_error **err)
     return fd;
 }
 
+/* The lock file of a volume: ".<name>.lock". The leading dot keeps it out
+ * of the names a volume can have ([a-zA-Z0-9] first), so a volume called
+ * "x.lock" is never the lock of volume "x" (which made every later lock of
+ * "x" fail with EISDIR, and the create of "x.lock" swept x's lock file away
+ * as a stale directory). */
+static char *lock_name(const char *name)
+{
+    return xasprintf(".%s.lock", name);
+}
+
 /* Take the volume's lock: the fd, close it to release. */
 static int volume_lock(int vdir, const char *name, struct berth_error **err)
 {
-    _cleanup_free_ char *lname = xasprintf("%s.lock", name);
+    _cleanup_free_ char *lname = lock_name(name);
     for (;;) {
         _cleanup_close_ int fd =
             openat(vdir, lname, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -337,9 +347,22 @@ static int volume_lock(int vdir, const char *name, struct berth_error **err)
     }
 }
 
+int volume_lock_take(struct store *s, const char *name, struct berth_error **err)
+{
+    int r = volume_name_check(name, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_close_ int vdir = volumes_dir_open(s, err);
+    if (vdir < 0) {
+        return vdir;
+    }
+    return volume_lock(vdir, name, err);
+}
+
 static void lock_drop(int vdir, const char *name, int lockfd)
 {
-    _cleanup_free_ char *lname = xasprintf("%s.lock", name);
+    _cleanup_free_ char *lname = lock_name(name);
     (void)unlinkat(vdir, lname, 0);
     safe_close(lockfd);
 }
@@ -1263,4 +1286,12 @@ int volume_import(struct store *s, const char *name, int fd, bool force, struct 
     }
     log_debug("volume: imported '%s'", name);
     return 0;
+}
+
+json_t *volume_inspect_json(const struct volume *v)
+{
+    return json_pack("{s:s,s:s,s:O,s:s,s:s,s:O,s:s}", "CreatedAt", v->created, "Driver", v->driver,
+                     "Labels", json_object_size(v->labels) ? v->labels : json_null(), "Mountpoint",
+                     v->mountpoint, "Name", v->name, "Options",
+                     json_object_size(v->options) ? v->options : json_null(), "Scope", "local");
 }

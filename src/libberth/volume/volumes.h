@@ -45,10 +45,11 @@
  * contents"), and replaces the contents. A volume in use is refused
  * (EBUSY, as rm) unless force.
  *
- * Locking: every change of one volume (create, remove, import, mount) is
- * under an flock on <root>/volumes/<name>.lock, and the db row changes in
- * one transaction, so concurrent creates of one name give one volume and a
- * remove never races a container's volume_ref.
+ * Locking: every change of one volume (create, remove, import, mount,
+ * copy-up) is under an flock on <root>/volumes/.<name>.lock (a name no
+ * volume can have: a volume "x.lock" must not be x's lock), and the db row
+ * changes in one transaction, so concurrent creates of one name give one
+ * volume and a remove never races a container's volume_ref.
  */
 #ifndef BERTH_VOLUME_VOLUMES_H
 #define BERTH_VOLUME_VOLUMES_H
@@ -123,6 +124,14 @@ int volume_prune(struct store *s, const struct volume_prune_opts *o, char ***ret
 
 /* Bytes used by _data (st_blocks, hardlinks once); for `system df`/-v. */
 int volume_size(struct store *s, const char *name, uint64_t *ret, struct berth_error **err);
+
+/* Take the lock of the volume name (see Locking; the volume need not
+ * exist): the fd, close it to release. For the container's copy-up. */
+int volume_lock_take(struct store *s, const char *name, struct berth_error **err);
+
+/* Docker's volume inspect object (api/types/volume.Volume: empty maps as
+ * null). */
+json_t *volume_inspect_json(const struct volume *v);
 
 int volume_export(struct store *s, const char *name, int fd, struct berth_error **err);
 int volume_import(struct store *s, const char *name, int fd, bool force, struct berth_error **err);
