@@ -23,6 +23,17 @@
 #   TOOLS="berth podman docker"   which engines to measure
 #   N=100 P=8       containers in part 2 and the parallelism
 #   DOCKER_CLI=PATH docker client (default: docker in PATH)
+#   BENCH_FS=tmp    state in the temp dir, not on the private file systems
+#                   below
+# Every engine's persistent state (berth --root, podman --root, dockerd
+# --data-root) is on a private journaled ext4 on a loop device, and its
+# runtime state (berth --runroot, podman --runroot, dockerd --exec-root and
+# containerd's state) on a private tmpfs: what /var/lib and /run are on a
+# usual host. This VM has neither: its root is ext4 WITHOUT a journal,
+# where creating a file scans past every inode freed in the last minutes
+# (ext4 recently_deleted()), and /run is on that same ext4; after a test
+# suite's cleanup, every file a container start creates cost 10-20x more
+# there, for every engine alike, and the figures swung by 2x.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -59,6 +70,9 @@ cleanup() {
   peer_umount_all
   peer_globals_cleanup
   rmdir /sys/fs/cgroup/*/berth-bench-run 2>/dev/null
+  [ -z "${fs:-}" ] || ! mountpoint -q "$fs" || umount "$fs"
+  [ -z "${rt:-}" ] || ! mountpoint -q "$rt" || umount "$rt"
+  [ ! -s "$work/loopdev" ] || losetup -d "$(cat "$work/loopdev")"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -84,10 +98,23 @@ echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
 echo 'root:x:0:' > "$work/rootfs/etc/group"
 tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
 
+# ---- where state lives (see the top) -------------------------------------
+fs=$work rt=$work
+if [ "${BENCH_FS:-loop}" = loop ]; then
+  truncate -s 20G "$work/fs.img"
+  mkfs.ext4 -q -F "$work/fs.img"
+  losetup --direct-io=on -f --show "$work/fs.img" > "$work/loopdev"
+  mkdir "$work/fs" "$work/rt"
+  mount "$(cat "$work/loopdev")" "$work/fs"
+  mount -t tmpfs -o mode=0755 tmpfs "$work/rt"
+  fs=$work/fs rt=$work/rt
+fi
+echo "state on: $(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$fs"); runtime state on: $(findmnt -no FSTYPE -T "$rt")"
+
 # ---- the engines ---------------------------------------------------------
 names=()
 if has berth; then
-  peer_wrapper berth "'$BERTH'" --root "'$work/berth/root'" --runroot "'$work/berth/run'"
+  peer_wrapper berth "'$BERTH'" --root "'$fs/berth/root'" --runroot "'$rt/berth/run'"
   cli berth import - bb:latest < "$work/rootfs.tar" > /dev/null
   names+=(berth)
 fi
@@ -100,19 +127,19 @@ if has podman && command -v podman > /dev/null && command -v conmon > /dev/null;
   # any nproc) ask of the runtime; and runc, not crun: crun 1.8 refuses
   # this host's hybrid cgroup layout ("cgroups in hybrid mode not
   # supported").
-  awk -v d="$d" '
+  awk -v d="$d" -v f="$fs/podman" -v r="$rt/podman" '
     { print }
     /^\[containers\]/ { print "default_ulimits = []" }
     /^\[engine\]/ {
       print "runtime = \"runc\""
       print "cgroup_manager = \"cgroupfs\""; print "events_logger = \"file\""
-      print "events_logfile_path = \"" d "/events.log\""; print "tmp_dir = \"" d "/tmp\""
-      print "static_dir = \"" d "/root/libpod\""; print "volume_path = \"" d "/volumes\""
+      print "events_logfile_path = \"" d "/events.log\""; print "tmp_dir = \"" r "/tmp\""
+      print "static_dir = \"" f "/libpod\""; print "volume_path = \"" f "/volumes\""
       print "lock_type = \"file\"" }
     /^\[network\]/ { print "network_config_dir = \"" d "/networks\"" }
   ' /usr/share/containers/containers.conf > "$d/containers.conf"
   peer_wrapper podman env "CONTAINERS_CONF='$d/containers.conf'" podman \
-    --root "'$d/root'" --runroot "'$d/runroot'" --storage-driver overlay \
+    --root "'$fs/podman/root'" --runroot "'$rt/podman/runroot'" --storage-driver overlay \
     --cgroup-manager cgroupfs --events-backend file
   cli podman import -q "$work/rootfs.tar" localhost/bb:latest > /dev/null
   names+=(podman)
@@ -123,7 +150,7 @@ if has docker && command -v dockerd > /dev/null && [ -n "$DOCKER_CLI" ]; then
   mkdir -p "$d"
   echo '{}' > "$d/daemon.json"
   peer_wrapper docker "'$DOCKER_CLI'" -H "'unix://$d/docker.sock'"
-  dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
+  dockerd --config-file "$d/daemon.json" --data-root "$fs/docker/data" --exec-root "$rt/docker/exec" \
     --pidfile "$d/docker.pid" --host "unix://$d/docker.sock" --bridge none --iptables=false \
     --ip6tables=false --ip-masq=false --storage-driver overlay2 \
     --exec-opt native.cgroupdriver=cgroupfs > "$d/dockerd.log" 2>&1 3>&- < /dev/null &
@@ -148,7 +175,9 @@ cmds=()
 for t in "${names[@]}"; do
   # each must work before it is timed
   cli "$t" run --rm --network none bb true || { echo "$t: run --rm failed" >&2; exit 1; }
-  cmds+=("$work/bin/$t run --rm --network none bb true")
+  # the engine's own command line, not its wrapper script: a shell's start
+  # (~1 ms) would be timed with every engine
+  cmds+=("$(sed -n 's/^exec \(.*\) "\$@"$/\1/p' "$work/bin/$t") run --rm --network none bb true")
 done
 hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/run.json" "${cmds[@]}" > /dev/null
 mapfile -t med < <(hyperfine_medians "$work/run.json")

@@ -82,3 +82,15 @@ b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
     [ "$(b volume ls -q | wc -l)" -eq 0 ]
   done
 }
+
+@test "version: Docker's Client/Server layout, --format over the same document" {
+  run b version
+  [ "$status" -eq 0 ]
+  [[ "$output" == "Client:"* ]]
+  [[ "$output" == *" API version:       1.41"* ]]
+  [[ "$output" == *"Server: berth (no daemon"* ]]
+  run b version --format '{{.Client.ApiVersion}} {{.Server.Os}}'
+  [ "$status" -eq 0 ]
+  [ "$output" = "1.41 linux" ]
+  run -125 b version --bogus
+}
