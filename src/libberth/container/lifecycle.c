@@ -743,10 +743,12 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .finished_at = (char *)ZERO_TIME,
         .restart_count = restarts,
     };
+    log_trace_point("start: attached");
     r = container_state_write(s->root, id, &run, err);
     if (r >= 0) {
         r = berth_runtime_start(&rt, id, err);
     }
+    log_trace_point("start: started");
     if (r < 0) {
         safe_close(attach);
         goto kill_rollback;

@@ -927,6 +927,16 @@ static int remove_tree(struct cgroup *cg, const char *dir, int depth)
     if (depth > TREE_DEPTH_MAX) {
         return -ELOOP;
     }
+    /* A container's cgroup rarely has children: try the rmdir first. Listing
+     * a cgroup directory makes the kernel instantiate an entry for each of
+     * its dozens of control files, in every hierarchy of a v1 host. A
+     * cgroup with child cgroups (or tasks) refuses with EBUSY. */
+    if (!cg->sys.plain_fs) {
+        int r = remove_dir(cg, dir);
+        if (r != -EBUSY && r != -ENOTEMPTY) {
+            return r;
+        }
+    }
     DIR *d = opendir(dir);
     if (!d) {
         return errno == ENOENT ? 0 : -errno;

@@ -119,9 +119,12 @@ static bool wait_gone(pid_t pid, uint64_t start, int timeout_ms)
 }
 
 /* Whether the saved config has hooks of this kind, without parsing it all. */
-static bool has_hooks(const struct container_state *s, enum oci_hook_kind k)
+static bool has_hooks(struct container_state *s, enum oci_hook_kind k)
 {
-    json_t *h = s->config ? json_object_get(s->config, "hooks") : NULL;
+    if (s->hook_kinds >= 0 && !(s->hook_kinds & (1 << k))) {
+        return false;
+    }
+    json_t *h = json_object_get(container_state_config(s), "hooks");
     return json_array_size(json_object_get(h, oci_hook_kind_name(k))) > 0;
 }
 
@@ -132,7 +135,7 @@ static void run_poststop(struct container_state *s)
     }
     _cleanup_(oci_spec_freep) struct oci_spec *spec = NULL;
     _cleanup_error_ struct berth_error *e = NULL;
-    if (oci_spec_parse(s->config, s->bundle ? s->bundle : "", &spec, &e) < 0 ||
+    if (oci_spec_parse(container_state_config(s), s->bundle ? s->bundle : "", &spec, &e) < 0 ||
         !spec->hooks[OCI_HOOK_POSTSTOP].n) {
         return;
     }
@@ -274,6 +277,9 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     }
     /* From here on, every failure removes what was made. */
     struct container_state s = {.id = (char *)o->id, .dir_fd = -1};
+    for (int k = 0; k < OCI_HOOK_KIND_MAX; k++) {
+        s.hook_kinds |= spec->hooks[k].n ? 1 << k : 0;
+    }
     s.dir = xasprintf("%s/%s", rt->root, o->id);
     _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
     int fifo = -1, console = -1;
@@ -409,7 +415,7 @@ int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct b
     if (has_hooks(s, OCI_HOOK_POSTSTART)) {
         _cleanup_(oci_spec_freep) struct oci_spec *spec = NULL;
         _cleanup_error_ struct berth_error *e = NULL;
-        if (oci_spec_parse(s->config, s->bundle ? s->bundle : "", &spec, &e) >= 0 &&
+        if (oci_spec_parse(container_state_config(s), s->bundle ? s->bundle : "", &spec, &e) >= 0 &&
             spec->hooks[OCI_HOOK_POSTSTART].n) {
             _cleanup_free_ char *st =
                 linux_hook_state(spec, id, s->bundle ? s->bundle : "", "running", s->pid);
@@ -623,7 +629,7 @@ int berth_runtime_exec_process(const struct berth_runtime *rt, const char *id, c
     if (r < 0) {
         return r;
     }
-    json_t *proc = s->config ? json_object_get(s->config, "process") : NULL;
+    json_t *proc = json_object_get(container_state_config(s), "process");
     if (!proc) {
         return berth_error_set(err, EINVAL, "container '%s' has no process config", id);
     }
@@ -658,11 +664,11 @@ int berth_runtime_exec(const struct berth_runtime *rt, const struct berth_exec_o
     if (r < 0) {
         return r;
     }
-    if (!s->config) {
+    if (!container_state_config(s)) {
         return berth_error_set(err, EINVAL, "container '%s' has no saved config", o->id);
     }
     _cleanup_(oci_spec_freep) struct oci_spec *spec = NULL;
-    r = oci_spec_parse(s->config, s->bundle ? s->bundle : "", &spec, err);
+    r = oci_spec_parse(container_state_config(s), s->bundle ? s->bundle : "", &spec, err);
     if (r < 0) {
         return r;
     }

@@ -114,6 +114,7 @@ int container_state_load(const char *root, const char *id, struct container_stat
         return r;
     }
     _cleanup_(container_state_freep) struct container_state *s = xcalloc(1, sizeof(*s));
+    s->hook_kinds = -1;
     s->id = xstrdup(id);
     s->dir = xasprintf("%s/%s", root, id);
     s->dir_fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -141,7 +142,8 @@ int container_state_load(const char *root, const char *id, struct container_stat
     s->use_terminal = json_is_true(json_object_get(j, "terminal"));
     s->owner = (uid_t)json_integer_value(json_object_get(j, "owner"));
     s->annotations = json_incref(json_object_get(j, "annotations"));
-    json_load_file_at(s->dir_fd, "config.json", STATE_MAX, &s->config, NULL);
+    json_t *hk = json_object_get(j, "hook_kinds");
+    s->hook_kinds = json_is_integer(hk) ? (int)(json_integer_value(hk) & 0xffff) : -1;
     container_state_refresh(s);
     *ret = TAKE_PTR(s);
     return 0;
@@ -157,6 +159,9 @@ int container_state_save(const struct container_state *s, struct berth_error **e
                   "owner", (json_int_t)s->owner, "annotations", s->annotations);
     if (!j) {
         return berth_error_set(err, EINVAL, "encode state");
+    }
+    if (s->hook_kinds >= 0) {
+        json_object_set_new(j, "hook_kinds", json_integer(s->hook_kinds));
     }
     _cleanup_free_ char *txt = json_dump_compact(j);
     return write_file_replace_at(s->dir_fd, "state.json", txt, strlen(txt), 0600, err);
@@ -208,4 +213,13 @@ void container_state_free(struct container_state *s)
     json_decref(s->config);
     json_decref(s->annotations);
     free(s);
+}
+
+json_t *container_state_config(struct container_state *s)
+{
+    if (!s->config && !s->config_tried && s->dir_fd >= 0) {
+        s->config_tried = true;
+        json_load_file_at(s->dir_fd, "config.json", STATE_MAX, &s->config, NULL);
+    }
+    return s->config;
 }

@@ -47,7 +47,12 @@ struct container_state {
     bool systemd_cgroup;
     bool use_terminal;
     uid_t owner;
-    json_t *config; /* config.json at create */
+    json_t *config; /* config.json at create: container_state_config() */
+    bool config_tried;
+    /* Which kinds of hooks config.json has: bit (1 << enum oci_hook_kind),
+     * or -1 when the state does not say (an older berth's). start and
+     * delete read the config only for a kind that is there (or unknown). */
+    int hook_kinds;
     json_t *annotations;
     enum container_status status;
 };
@@ -58,6 +63,10 @@ int container_id_validate(const char *id, struct berth_error **err);
  * The status is computed as described above. */
 int container_state_load(const char *root, const char *id, struct container_state **ret,
                          struct berth_error **err);
+/* config.json as saved at create, read on first use (most operations -
+ * state, kill, delete without hooks - never need the 10 kB document); NULL
+ * when unreadable. Owned by s. */
+json_t *container_state_config(struct container_state *s);
 /* Recompute s->status now. */
 enum container_status container_state_refresh(struct container_state *s);
 int container_state_save(const struct container_state *s, struct berth_error **err);
