@@ -251,12 +251,27 @@ int db_open(const char *root, struct berth_db **ret, struct berth_error **err)
     return 0;
 }
 
+/* Past this size the WAL is checkpointed and truncated at close. */
+#define WAL_TRUNCATE_AT (1u << 20)
+
 void db_close(struct berth_db *db)
 {
     if (!db) {
         return;
     }
     if (db->h) {
+        /* Automatic checkpoints cannot restart the WAL while another berth
+         * process reads (a `rm -f` and the container's exit handler at
+         * once, say): under such overlap it only grows, and every process's
+         * first query reads all of it. Whoever closes with a big WAL waits
+         * briefly for readers and truncates it; if they stay, a later close
+         * will. */
+        struct stat st;
+        _cleanup_free_ char *wal = xasprintf("%s-wal", db->path);
+        if (stat(wal, &st) == 0 && (uint64_t)st.st_size > WAL_TRUNCATE_AT) {
+            sq.sqlite3_busy_timeout(db->h, 200);
+            (void)sq.sqlite3_exec(db->h, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+        }
         sq.sqlite3_close_v2(db->h);
     }
     free(db->path);
