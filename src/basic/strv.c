@@ -112,3 +112,47 @@ void strv_free(char **v)
     }
     free(v);
 }
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int str_natural_cmp(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (is_digit(*a) && is_digit(*b)) {
+            const char *za = a, *zb = b;
+            while (*a == '0') {
+                a++;
+            }
+            while (*b == '0') {
+                b++;
+            }
+            const char *da = a, *db = b;
+            while (is_digit(*a)) {
+                a++;
+            }
+            while (is_digit(*b)) {
+                b++;
+            }
+            /* A longer run without leading zeros is a bigger number. */
+            if (a - da != b - db) {
+                return a - da < b - db ? -1 : 1;
+            }
+            int c = strncmp(da, db, (size_t)(a - da));
+            if (c) {
+                return c;
+            }
+            if (da - za != db - zb) {
+                return da - za < db - zb ? -1 : 1;
+            }
+            continue;
+        }
+        if (*a != *b) {
+            return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+        }
+        a++, b++;
+    }
+    return *a ? 1 : *b ? -1 : 0;
+}

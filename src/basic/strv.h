@@ -20,6 +20,11 @@ long strv_env_find(char *const *v, const char *key, size_t keylen);
 void strv_env_set(char ***v, const char *assignment);
 const char *strv_env_get(char *const *v, const char *key);
 char **strv_split(const char *s, const char *sep);
+/* "Natural" order, as the docker CLI sorts volume and network names
+ * (sortorder.NaturalLess): runs of digits compare as numbers ("db2" <
+ * "db10"), equal numbers with fewer leading zeros first; the rest
+ * bytewise. <0, 0, >0 as strcmp. */
+int str_natural_cmp(const char *a, const char *b);
 char *strv_join(char *const *v, const char *sep);
 void strv_free(char **v);
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free)

@@ -182,6 +182,12 @@ static bool ls_selected(struct store *s, const struct ls_filter *f, struct volum
     return true;
 }
 
+/* The docker CLI lists volumes in natural name order ("db2" before "db10"). */
+static int by_name(const void *a, const void *b)
+{
+    return str_natural_cmp((*(struct volume *const *)a)->name, (*(struct volume *const *)b)->name);
+}
+
 int cmd_volume_ls(struct cli *cli, int argc, char **argv)
 {
     bool quiet = false;
@@ -211,6 +217,7 @@ int cmd_volume_ls(struct cli *cli, int argc, char **argv)
         ls_filter_release(&f);
         return cli_fail(err, 1);
     }
+    qsort(l, n, sizeof(*l), by_name);
     json_t *rows = json_array();
     for (size_t i = 0; i < n; i++) {
         if (!ls_selected(s, &f, l[i])) {

@@ -389,3 +389,11 @@ EOF
   [ -z "$(b volume ls -q)" ]
   [ -z "$(ls -A "$ROOT/volumes" 2>/dev/null | grep -v '\.lock$' || true)" ]
 }
+
+@test "volume ls: natural name order, as the docker CLI sorts" {
+  local v
+  for v in db10 db2 db1 app; do b volume create "$v" > /dev/null; done
+  run b volume ls -q
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(printf 'app\ndb1\ndb2\ndb10')" ]
+}

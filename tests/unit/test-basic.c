@@ -342,11 +342,30 @@ static void test_sha256(void **state)
     }
 }
 
+/* The docker CLI's natural order for volume and network names. */
+static void test_natural_cmp(void **state)
+{
+    (void)state;
+    assert_true(str_natural_cmp("db2", "db10") < 0);
+    assert_true(str_natural_cmp("db10", "db2") > 0);
+    assert_true(str_natural_cmp("a", "b") < 0);
+    assert_true(str_natural_cmp("abc", "abc") == 0);
+    assert_true(str_natural_cmp("ab", "abc") < 0);
+    assert_true(str_natural_cmp("x1y", "x01y") < 0);
+    assert_true(str_natural_cmp("x01y", "x1y") > 0);
+    assert_true(str_natural_cmp("v9z", "v10a") < 0);
+    assert_true(str_natural_cmp("1", "a") < 0);
+    assert_true(str_natural_cmp("", "a") < 0);
+    assert_true(str_natural_cmp("0", "00") < 0);
+    assert_true(str_natural_cmp("99999999999999999999999", "100000000000000000000000") < 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_size),
         cmocka_unit_test(test_sha256),
+        cmocka_unit_test(test_natural_cmp),
         cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_parse_ints),
         cmocka_unit_test(test_strv),

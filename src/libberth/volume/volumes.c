@@ -1048,17 +1048,12 @@ static int tmp_file(int vdir, struct berth_error **err)
     return fd;
 }
 
-/* The archive on fd, readable twice (check, then unpack): fd itself when it
- * is a regular file (*ret_off: where it starts), else a spooled copy. */
+/* The archive on fd, readable twice (check, then unpack): always a private
+ * spooled copy. Reading the caller's file twice would let whoever can write
+ * it (a container, if it sits in a volume) swap it between the check and
+ * the unpack, and so get an archive through that the check refuses. */
 static int archive_source(int vdir, int fd, int *ret_fd, off_t *ret_off, struct berth_error **err)
 {
-    struct stat st;
-    off_t off;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (off = lseek(fd, 0, SEEK_CUR)) >= 0) {
-        *ret_fd = -1;
-        *ret_off = off;
-        return 0;
-    }
     _cleanup_close_ int tmp = tmp_file(vdir, err);
     if (tmp < 0) {
         return tmp;
