@@ -292,6 +292,22 @@ teardown() { teardown_runtime; }
   rt delete --force "$CID"
 }
 
+@test "joining another container's network namespace alone (the fast path)" {
+  cfg_args sleep 100
+  rt run -d -b "$BUNDLE" "$CID"
+  pid=$(rt state "$CID" | jq -r .pid)
+  b2=$BATS_TEST_TMPDIR/b2
+  make_bundle "$b2"
+  jq --arg p "/proc/$pid/ns/net" '.linux.namespaces = (.linux.namespaces | map(if .type == "network" then .path = $p else . end)) | .process.args = ["readlink", "/proc/self/ns/net"]' \
+    "$b2/config.json" > "$b2/c.tmp" && mv "$b2/c.tmp" "$b2/config.json"
+  run rt run -b "$b2" "${CID}b"
+  [ "$status" -eq 0 ]
+  [ "$output" = "$(readlink /proc/$pid/ns/net)" ]
+  # the first container's namespace, not the host's
+  [ "$output" != "$(readlink /proc/self/ns/net)" ]
+  rt delete --force "$CID"
+}
+
 @test "time namespace offsets" {
   cfg '.linux.namespaces += [{"type":"time"}] | .linux.timeOffsets = {"boottime":{"secs":86400000}}'
   cfg_args cut -d. -f1 /proc/uptime
