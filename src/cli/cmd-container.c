@@ -21,6 +21,7 @@
 #include "libberth/container/health.h"
 #include "libberth/container/lifecycle.h"
 #include "libberth/container/monitor.h"
+#include "libberth/container/network-attach.h"
 #include "libberth/container/volume-mounts.h"
 #include "libberth/image/images.h"
 #include "libberth/runtime/container.h"
@@ -387,7 +388,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv)
         json_object_set_new(o, "Mounts", json_string(""));
         json_object_set_new(o, "Names", json_string(c->name));
         json_object_set_new(o, "Networks", json_string(""));
-        json_object_set_new(o, "Ports", json_string(""));
+        _cleanup_free_ char *ports = running ? network_attach_ports_text(s, c->id) : NULL;
+        json_object_set_new(o, "Ports", json_string(ports ? ports : ""));
         json_object_set_new(o, "RunningFor", json_string(ago));
         json_object_set_new(o, "Size", json_string("0B"));
         json_object_set_new(o, "State", json_string(st.status));

@@ -1,7 +1,7 @@
-/* cmd-network.c - `berth network create|ls|inspect|rm|prune`: flags into
- * Docker's NetworkCreate body and filters, one networks.h call, Docker's
- * output. connect/disconnect live with the containers (they plumb a
- * running container). */
+/* cmd-network.c - `berth network create|ls|inspect|rm|prune|connect|
+ * disconnect`: flags into Docker's NetworkCreate body and filters, one
+ * networks.h call, Docker's output. connect/disconnect plumb a running
+ * container through container/network-attach.h. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "cli/commands.h"
 #include "libberth/common/json-util.h"
 #include "libberth/common/template.h"
+#include "libberth/container/network-attach.h"
 #include "libberth/net/ipam.h"
 #include "libberth/net/networks.h"
 
@@ -346,7 +347,12 @@ int cmd_network_rm(struct cli *cli, int argc, char **argv)
     STRV_FOREACH(name, args)
     {
         err = NULL;
+        _cleanup_(network_freep) struct network *before = NULL;
+        (void)network_get(s, *name, &before, NULL);
         r = network_remove(s, *name, &err);
+        if (r >= 0 && before) {
+            network_attach_network_removed(before);
+        }
         if (r == -ENOENT && force) {
             berth_error_free(err);
             continue;
@@ -417,7 +423,18 @@ int cmd_network_prune(struct cli *cli, int argc, char **argv)
     if (cli_store(cli, &s, &err) < 0) {
         return cli_fail(err, 1);
     }
+    struct network **before = NULL;
+    size_t n_before = 0;
+    if (network_list(s, &before, &n_before, NULL) < 0) {
+        before = NULL, n_before = 0;
+    }
     r = network_prune(s, &o, &removed, &err);
+    for (size_t i = 0; i < n_before; i++) {
+        if (strv_contains(removed, before[i]->name)) {
+            network_attach_network_removed(before[i]);
+        }
+    }
+    network_list_free(before, n_before);
     if (removed && removed[0]) {
         printf("Deleted Networks:\n");
         STRV_FOREACH(name, removed)
@@ -426,6 +443,53 @@ int cmd_network_prune(struct cli *cli, int argc, char **argv)
         }
     }
     if (r < 0) {
+        return cli_fail(err, 1);
+    }
+    return 0;
+}
+
+int cmd_network_connect(struct cli *cli, int argc, char **argv)
+{
+    _cleanup_strv_free_ char **aliases = NULL, **links = NULL, **opts = NULL;
+    const char *ip = NULL, *ip6 = NULL;
+    const struct opt_def defs[] = {
+        {"alias", 0, OPT_LIST, &aliases, "Add network-scoped alias for the container", NULL},
+        {"ip", 0, OPT_STRING, &ip, "IPv4 address (e.g., \"172.30.100.104\")", NULL},
+        {"ip6", 0, OPT_STRING, &ip6, "IPv6 address (e.g., \"2001:db8::33\")", NULL},
+        {"link", 0, OPT_LIST, &links, "Add link to another container", NULL},
+        {"driver-opt", 0, OPT_LIST, &opts, "driver options for the network", NULL},
+        {NULL, 0, 0, NULL, NULL, NULL},
+    };
+    _cleanup_strv_free_ char **args = NULL;
+    int r = cli_parse(cli, defs, argc, argv, 2, 2, &args);
+    if (r) {
+        return r < 0 ? 0 : r;
+    }
+    struct berth_error *err = NULL;
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0 ||
+        network_attach_connect(s, args[0], args[1], aliases, ip, ip6, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    return 0;
+}
+
+int cmd_network_disconnect(struct cli *cli, int argc, char **argv)
+{
+    bool force = false;
+    const struct opt_def defs[] = {
+        {"force", 'f', OPT_BOOL, &force, "Force the container to disconnect from a network", NULL},
+        {NULL, 0, 0, NULL, NULL, NULL},
+    };
+    _cleanup_strv_free_ char **args = NULL;
+    int r = cli_parse(cli, defs, argc, argv, 2, 2, &args);
+    if (r) {
+        return r < 0 ? 0 : r;
+    }
+    struct berth_error *err = NULL;
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0 ||
+        network_attach_disconnect(s, args[0], args[1], force, &err) < 0) {
         return cli_fail(err, 1);
     }
     return 0;

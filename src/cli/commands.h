@@ -54,6 +54,10 @@ int cmd_network_ls(struct cli *cli, int argc, char **argv);
 int cmd_network_inspect(struct cli *cli, int argc, char **argv);
 int cmd_network_rm(struct cli *cli, int argc, char **argv);
 int cmd_network_prune(struct cli *cli, int argc, char **argv);
+int cmd_network_connect(struct cli *cli, int argc, char **argv);
+int cmd_network_disconnect(struct cli *cli, int argc, char **argv);
+int cmd_system_check(struct cli *cli, int argc, char **argv);
+int cmd_system_reset(struct cli *cli, int argc, char **argv);
 
 int cmd_volume_create(struct cli *cli, int argc, char **argv);
 int cmd_volume_ls(struct cli *cli, int argc, char **argv);

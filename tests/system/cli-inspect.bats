@@ -22,6 +22,7 @@ teardown() {
   for v in $(b volume ls -q 2>/dev/null); do
     b volume rm -f "$v" > /dev/null 2>&1 || true
   done
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

@@ -20,6 +20,7 @@ teardown() {
     b rm -f "$id" > /dev/null 2>&1 || true
   done
   # nothing mounted or running from this test's store
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

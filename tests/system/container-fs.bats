@@ -21,6 +21,7 @@ teardown() {
     b rm -f "$id" > /dev/null 2>&1 || true
   done
   rm -f /berth-fs-escape-test /tmp/berth-fs-escape-test
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

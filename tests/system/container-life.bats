@@ -21,6 +21,7 @@ teardown() {
   done
   # an exit handler in its restart backoff finds its container gone
   sleep 0.3
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

@@ -19,6 +19,7 @@ teardown() {
     b unpause "$id" > /dev/null 2>&1 || true
     b rm -f "$id" > /dev/null 2>&1 || true
   done
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

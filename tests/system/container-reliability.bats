@@ -20,6 +20,7 @@ teardown() {
   for id in $(b ps -aq --no-trunc 2> /dev/null); do
     b rm -f "$id" > /dev/null 2>&1 || true
   done
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

@@ -18,6 +18,7 @@ teardown() {
   for id in $(b ps -aq --no-trunc 2>/dev/null); do
     b rm -f "$id" > /dev/null 2>&1 || true
   done
+  store_reset
 }
 
 b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }

@@ -27,6 +27,7 @@ teardown() {
   for v in $(vols); do
     b volume rm -f "$v" > /dev/null 2>&1 || true
   done
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

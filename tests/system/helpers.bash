@@ -152,3 +152,17 @@ runf() {
 pid_dead() {
   ! kill -0 "$1" 2>/dev/null || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
+
+# store_reset: everything this test's private store ($ROOT, $RUNROOT) made
+# goes, on the host too - the default network's bridge and its firewall
+# elements outlive every container (`berth system reset`). Fails when the
+# store's bridge ("berth-<8 hex of sha256(root)>") is still there.
+store_reset() {
+  "$BERTH" --root "$ROOT" --runroot "$RUNROOT" system reset -f
+  local br
+  br="berth-$(printf %s "$ROOT" | sha256sum | cut -c1-8)"
+  if ip link show "$br" > /dev/null 2>&1; then
+    echo "the store's bridge $br is left" >&2
+    return 1
+  fi
+}

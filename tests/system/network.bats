@@ -25,6 +25,7 @@ setup() {
 teardown() {
   [ "$(id -u)" = 0 ] || return 0
   ip link del "$DUMMY" 2>/dev/null || true
+  ROOT=$BATS_TEST_TMPDIR/root RUNROOT=$BATS_TEST_TMPDIR/run store_reset
   snapshot > "$BATS_TEST_TMPDIR/after"
   local changed
   changed=$(diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after" | grep '^[<>]' || true)
@@ -56,8 +57,10 @@ mknet() {
   [[ "${lines[3]}" =~ ^[0-9a-f]{12}\ \ \ none\ \ \ \ \ \ null\ \ \ \ \ \ local$ ]]
   [ "${#lines[@]}" -eq 4 ]
   # The default bridge's subnet is chosen (and stable), its device not made yet.
+  # A store other than the default one has a bridge of its own, named
+  # after its root.
   run b network inspect -f '{{.Driver}} {{index .Options "com.docker.network.bridge.name"}}' bridge
-  [ "$output" = "bridge berth0" ]
+  [ "$output" = "bridge berth-$(printf %s "$BATS_TEST_TMPDIR/root" | sha256sum | cut -c1-8)" ]
   run b network rm bridge
   [ "$status" -eq 1 ]
   [ "$output" = "Error: bridge is a pre-defined network and cannot be removed" ]
@@ -234,10 +237,13 @@ mknet() {
   run b network create 'bad name'
   [ "$status" -eq 1 ]
   [[ "$output" == *'invalid network name "bad name"'* ]]
-  # A bridge name that is already a host link: refused, that link untouched.
+  # A bridge name that is already a host link: refused, that link untouched
+  # (no address, no sysctl, no flag of the host's loopback changes).
+  lo_before=$(ip -br addr show dev lo; ip -br link show dev lo; cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 /proc/sys/net/ipv4/conf/lo/route_localnet)
   run b network create -o com.docker.network.bridge.name=lo two
   [ "$status" -eq 1 ]
-  ip link show dev lo >/dev/null
+  [[ "$output" == *"create bridge lo: a link with that name exists"* ]]
+  [ "$(ip -br addr show dev lo; ip -br link show dev lo; cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 /proc/sys/net/ipv4/conf/lo/route_localnet)" = "$lo_before" ]
   run b network rm nope
   [ "$status" -eq 1 ]
   [ "$output" = "Error: network nope not found" ]

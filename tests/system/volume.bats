@@ -24,6 +24,7 @@ teardown() {
   done
   rm -f /tmp/berth-vol-escape-test
   # every tmpfs and bind volume was unmounted by rm
+  store_reset
   ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
 }
 

@@ -392,8 +392,8 @@ static int embedded_dns_conf(const char *host_conf, char **search, char **option
         strbuf_addf(&sb, "search %s\n", h_search);
     }
     _cleanup_free_ char *opts = strv_length(options) ? strv_join(options, " ")
-                                : h_options           ? xstrdup(h_options)
-                                                      : xstrdup("");
+                                : h_options          ? xstrdup(h_options)
+                                                     : xstrdup("");
     strbuf_addf(&sb, "options ndots:0%s%s\n", *opts ? " " : "", opts);
     *ret = strbuf_detach(&sb, NULL);
     return 0;

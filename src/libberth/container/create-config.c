@@ -73,10 +73,11 @@ static bool utf8_ok(const char *s)
 
 static void run_flags_release(struct run_flags *f)
 {
-    char ***lists[] = {&f->attach,    &f->env,      &f->env_file,     &f->label,   &f->label_file,
-                       &f->cap_add,   &f->cap_drop, &f->security_opt, &f->device,  &f->tmpfs,
-                       &f->ulimit,    &f->log_opt,  &f->add_host,     &f->dns,     &f->dns_search,
-                       &f->group_add, &f->volume,   &f->mount,        &f->publish, &f->expose,
+    char ***lists[] = {&f->attach,       &f->env,     &f->env_file,   &f->label,
+                       &f->label_file,   &f->cap_add, &f->cap_drop,   &f->security_opt,
+                       &f->device,       &f->tmpfs,   &f->ulimit,     &f->log_opt,
+                       &f->add_host,     &f->dns,     &f->dns_search, &f->group_add,
+                       &f->volume,       &f->mount,   &f->publish,    &f->expose,
                        &f->network_alias};
     for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
         strv_free(*lists[i]);
@@ -1664,8 +1665,8 @@ int container_create_body_from_flags(int argc, char **argv, json_t **ret_body,
          "Add network-scoped alias for the container", NULL},
         {"ip", 0, OPT_STRING, &f.ip, "IPv4 address (e.g., 172.30.100.104)", NULL},
         {"ip6", 0, OPT_STRING, &f.ip6, "IPv6 address (e.g., 2001:db8::33)", NULL},
-        {"mac-address", 0, OPT_STRING, &f.mac_address, "Container MAC address (e.g., 92:d0:c6:0a:29:33)",
-         NULL},
+        {"mac-address", 0, OPT_STRING, &f.mac_address,
+         "Container MAC address (e.g., 92:d0:c6:0a:29:33)", NULL},
         {"net", 0, OPT_STRING, &f.network, NULL, NULL},
         {"no-healthcheck", 0, OPT_BOOL, &f.no_healthcheck,
          "Disable any container-specified HEALTHCHECK", NULL},

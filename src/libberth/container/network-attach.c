@@ -357,8 +357,8 @@ static int publish_one(struct pub *p, const char *host_port, const char *endpoin
         ephemeral_range(&lo, &hi);
     } else {
         const char *dash = strchr(host_port, '-');
-        _cleanup_free_ char *a = dash ? xstrndup(host_port, (size_t)(dash - host_port))
-                                      : xstrdup(host_port);
+        _cleanup_free_ char *a =
+            dash ? xstrndup(host_port, (size_t)(dash - host_port)) : xstrdup(host_port);
         uint64_t x, y;
         if (parse_uint64(a, &x) < 0 || x == 0 || x > 65535 ||
             (dash && (parse_uint64(dash + 1, &y) < 0 || y < x || y > 65535))) {
@@ -411,7 +411,8 @@ static int publish_all(struct store *s, const struct container_record *c, const 
         json_object_foreach(json_object_get(c->body, "ExposedPorts"), k, v)
         {
             if (!json_object_get(want, k)) {
-                json_object_set_new(want, k, json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", ""));
+                json_object_set_new(want, k,
+                                    json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", ""));
             }
         }
         _cleanup_(image_info_freep) struct image_info *img = NULL;
@@ -610,8 +611,8 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
     }
     char cip[IPAM_STRLEN] = "";
     for (size_t i = 0; i < n; i++) {
-        char ifname[16];
-        snprintf(ifname, sizeof(ifname), "eth%zu", i);
+        char ifname[24];
+        snprintf(ifname, sizeof(ifname), "eth%u", (unsigned)i);
         struct network_endpoint_info *info = NULL;
         if ((r = network_endpoint_up(s, eps[i]->network_id, c->id, fd, ifname, &info, err)) < 0) {
             goto rollback_eps;
@@ -722,8 +723,7 @@ static json_t *str_or_null_array(char **v)
 /* Docker's EndpointSettings of one network. */
 static json_t *endpoint_json(json_t *body, const struct network_endpoint_info *e)
 {
-    char ip4[IPAM_STRLEN] = "", gw4[IPAM_STRLEN] = "", ip6[IPAM_STRLEN] = "",
-         gw6[IPAM_STRLEN] = "";
+    char ip4[IPAM_STRLEN] = "", gw4[IPAM_STRLEN] = "", ip6[IPAM_STRLEN] = "", gw6[IPAM_STRLEN] = "";
     if (e->has_ipv4) {
         ipam_format(&e->ipv4, false, ip4);
         ipam_format(&e->gateway4, false, gw4);
@@ -740,7 +740,8 @@ static json_t *endpoint_json(json_t *body, const struct network_endpoint_info *e
     json_object_foreach(eps, k, v)
     {
         if (streq(k, e->network_name) || streq(k, e->network_id) ||
-            (streq(net_mode(body), k) && mode_network(k) && streq(mode_network(k), e->network_name))) {
+            (streq(net_mode(body), k) && mode_network(k) &&
+             streq(mode_network(k), e->network_name))) {
             req = json_object_get(v, "IPAMConfig");
         }
     }
@@ -750,8 +751,8 @@ static json_t *endpoint_json(json_t *body, const struct network_endpoint_info *e
     json_object_set_new(o, "MacAddress", json_string(e->has_ipv4 || e->has_ipv6 ? e->mac : ""));
     json_object_set_new(o, "DriverOpts", json_null());
     json_object_set_new(o, "NetworkID", json_string(e->network_id));
-    json_object_set_new(o, "EndpointID", json_string(e->has_ipv4 || e->has_ipv6 ? e->endpoint_id
-                                                                                  : ""));
+    json_object_set_new(o, "EndpointID",
+                        json_string(e->has_ipv4 || e->has_ipv6 ? e->endpoint_id : ""));
     json_object_set_new(o, "Gateway", json_string(gw4));
     json_object_set_new(o, "IPAddress", json_string(ip4));
     json_object_set_new(o, "IPPrefixLen", json_integer(e->has_ipv4 ? e->ipv4.len : 0));
@@ -934,6 +935,8 @@ int network_attach_connect(struct store *s, const char *network, const char *con
                                "defined networks");
     }
     struct network_endpoint_config cfg = {.aliases = aliases, .ipv4 = ipv4, .ipv6 = ipv6};
+    _cleanup_json_ json_t *st = NULL;
+    _cleanup_close_ int fd = -1;
     if ((r = network_endpoint_add(s, n->id, id, c->name, &cfg, err)) < 0) {
         return r;
     }
@@ -947,12 +950,12 @@ int network_attach_connect(struct store *s, const char *network, const char *con
     if (!running || pid <= 0) {
         return 0;
     }
-    _cleanup_json_ json_t *st = running_state(s, id, pid);
+    st = running_state(s, id, pid);
     const char *netns = jstr(st, "netns");
     if ((r = state_save(s, id, st, err)) < 0) {
         goto undo;
     }
-    _cleanup_close_ int fd = open(netns, O_RDONLY | O_CLOEXEC);
+    fd = open(netns, O_RDONLY | O_CLOEXEC);
     char ifname[16];
     if (fd < 0) {
         r = berth_error_sys(err, errno, "open '%s'", netns);
@@ -1024,6 +1027,21 @@ int network_attach_disconnect(struct store *s, const char *network, const char *
         return r;
     }
     return dns_sync(s, c, jstr(st, "netns"), st, err);
+}
+
+void network_attach_network_removed(const struct network *n)
+{
+    if (!n->bridge || !streq(n->driver, "bridge")) {
+        return;
+    }
+    char b4[IPAM_STRLEN], b6[IPAM_STRLEN];
+    struct fw_network f;
+    fw_net_of(n, &f, b4, b6);
+    struct berth_error *e = NULL;
+    if (fw_network_remove(&f, &e) < 0 || fw_fini(&e) < 0) {
+        log_debug("firewall of removed network '%s': %s", n->name, e->msg);
+        berth_error_free(e);
+    }
 }
 
 /* ---- system check --------------------------------------------------------- */

@@ -53,6 +53,7 @@
 
 #include "basic/error.h"
 #include "libberth/container/containers.h"
+#include "libberth/net/networks.h"
 #include "libberth/store/store.h"
 
 /* Check the body's NetworkMode and NetworkingConfig and record the
@@ -92,6 +93,11 @@ int network_attach_connect(struct store *s, const char *network, const char *con
  * to network y". force: a missing container or endpoint is not an error. */
 int network_attach_disconnect(struct store *s, const char *network, const char *container,
                               bool force, struct berth_error **err);
+
+/* After a network was removed: its firewall elements go (the table with
+ * them when no network is left). Front ends call it with the network as it
+ * was before network_remove/network_prune; never fails. */
+void network_attach_network_removed(const struct network *n);
 
 struct network_attach_check {
     size_t leases, links, containers; /* released, deleted, cleaned up */

@@ -48,10 +48,11 @@
  * given none; binds show Propagation "rprivate" unless given.
  *
  * Copy-up (container_mounts_oci): a volume entry with CopyData whose _data
- * is empty is filled, under the volume's lock (volume_lock_take), with the rootfs content at the destination
- * (resolved from rootfd inside the root; owners, modes, xattrs, hardlinks,
- * symlinks kept, the directory's own owner and mode too, as Docker's
- * copyOwnership). A copy that fails leaves the volume empty again.
+ * is empty is filled, under the volume's lock (volume_lock_take), with
+ * the rootfs content at the destination (resolved from rootfd inside the
+ * root; owners, modes, xattrs, hardlinks, symlinks kept, the directory's
+ * own owner and mode too, as Docker's copyOwnership). A copy that fails
+ * leaves the volume empty again.
  */
 #ifndef BERTH_CONTAINER_VOLUME_MOUNTS_H
 #define BERTH_CONTAINER_VOLUME_MOUNTS_H

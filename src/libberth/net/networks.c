@@ -6,9 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/random.h>
 
 #include "basic/alloc.h"
+#include "basic/sha256.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
@@ -385,10 +387,15 @@ static int taken_space(struct store *s, struct ipam_prefix **ret, size_t *ret_n,
 
 /* ---- bridges ---- */
 
-/* Make the bridge of n (addresses, sysctls, up), or complete one that
- * exists. created tells whether this call made it, so a failed create can
- * remove it. */
-static int bridge_ensure(struct network *n, bool *ret_created, struct berth_error **err)
+/* Make the bridge of n (addresses, sysctls, up), or, with adopt, complete
+ * one that exists (the network's own bridge after a reboot took its
+ * addresses, say). Never touches a link that is not a bridge, nor any
+ * existing link without adopt: `network create -o
+ * com.docker.network.bridge.name=lo` must leave the host's loopback alone.
+ * created tells whether this call made it, so a failed create can remove
+ * it. */
+static int bridge_ensure(struct network *n, bool adopt, bool *ret_created,
+                         struct berth_error **err)
 {
     _cleanup_(netlink_closep) struct netlink *nl = NULL;
     int r = netlink_open(-1, &nl, err);
@@ -406,6 +413,16 @@ static int bridge_ensure(struct network *n, bool *ret_created, struct berth_erro
         created = true;
     } else if (r < 0) {
         return netlink_link_index(nl, n->bridge, &idx, err);
+    } else {
+        _cleanup_free_ char *br = xasprintf("/sys/class/net/%s/bridge", n->bridge);
+        struct stat st;
+        if (!adopt || stat(br, &st) < 0) {
+            return berth_error_set(err, EEXIST,
+                                   adopt ? "bridge %s: a link with that name exists and is not a "
+                                           "bridge"
+                                         : "create bridge %s: a link with that name exists",
+                                   n->bridge);
+        }
     }
     _cleanup_free_ char *v6 = xasprintf("ipv6/conf/%s/disable_ipv6", n->bridge);
     _cleanup_free_ char *lnet = xasprintf("ipv4/conf/%s/route_localnet", n->bridge);
@@ -462,6 +479,19 @@ static int insert_network(struct store *s, const struct network *n, struct berth
                   "ssssss", n->id, n->name, n->driver, n->bridge, n->created, text);
 }
 
+/* The default network's device: "berth0" for the default store; another
+ * store (--root) gets its own, "berth-<8 hex of its root's SHA-256>", so two
+ * stores on one host never share (and fight over) one bridge. */
+static char *default_bridge_name(const struct store *s)
+{
+    if (streq(s->root, STORE_DEFAULT_ROOT)) {
+        return xstrdup(NETWORK_DEFAULT_BRIDGE);
+    }
+    uint8_t md[32];
+    sha256(s->root, strlen(s->root), md);
+    return xasprintf("berth-%02x%02x%02x%02x", md[0], md[1], md[2], md[3]);
+}
+
 static int make_predefined(struct store *s, const char *name, struct berth_error **err)
 {
     _cleanup_(network_freep) struct network *n = xcalloc(1, sizeof(*n));
@@ -477,15 +507,14 @@ static int make_predefined(struct store *s, const char *name, struct berth_error
     n->labels = json_object();
     if (streq(name, "bridge")) {
         n->driver = xstrdup("bridge");
-        n->bridge = xstrdup(NETWORK_DEFAULT_BRIDGE);
+        n->bridge = default_bridge_name(s);
         json_object_set_new(n->options, "com.docker.network.bridge.default_bridge",
                             json_string("true"));
         json_object_set_new(n->options, "com.docker.network.bridge.enable_icc",
                             json_string("true"));
         json_object_set_new(n->options, "com.docker.network.bridge.enable_ip_masquerade",
                             json_string("true"));
-        json_object_set_new(n->options, NETWORK_BRIDGE_NAME_OPT,
-                            json_string(NETWORK_DEFAULT_BRIDGE));
+        json_object_set_new(n->options, NETWORK_BRIDGE_NAME_OPT, json_string(n->bridge));
         _cleanup_free_ struct ipam_prefix *taken = NULL;
         size_t nt = 0;
         n->subnets = xcalloc(1, sizeof(*n->subnets));
@@ -779,13 +808,7 @@ int network_create(struct store *s, json_t *req, struct network **ret, struct be
     if ((r = insert_network(s, n, err)) < 0) {
         goto rollback;
     }
-    if ((r = bridge_ensure(n, &made_bridge, err)) < 0) {
-        goto rollback;
-    }
-    if (!made_bridge) {
-        /* A link of that name already existed: it is not ours to adopt. */
-        r = berth_error_set(err, EEXIST, "create bridge %s: a link with that name exists",
-                            n->bridge);
+    if ((r = bridge_ensure(n, false, &made_bridge, err)) < 0) {
         goto rollback;
     }
     if ((r = db_commit(s->db, err)) < 0) {
@@ -1317,7 +1340,7 @@ int network_endpoint_up(struct store *s, const char *network, const char *contai
         .gateway6 = i->has_ipv6 && !n->internal ? &i->gateway6 : NULL,
     };
     _cleanup_(netlink_closep) struct netlink *nl = NULL;
-    if ((r = ipam_parse_mac(i->mac, mac, err)) < 0 || (r = bridge_ensure(n, NULL, err)) < 0 ||
+    if ((r = ipam_parse_mac(i->mac, mac, err)) < 0 || (r = bridge_ensure(n, true, NULL, err)) < 0 ||
         (r = veth_delete(i->host_ifname, err)) < 0 || (r = netlink_open(-1, &nl, err)) < 0) {
         goto fail;
     }

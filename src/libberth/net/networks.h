@@ -11,7 +11,8 @@
  * Predefined networks always exist (their rows are made on the first call
  * of any function here): "bridge" (driver bridge, device berth0, subnet
  * from the pools - 172.17.0.0/16 unless the host routes it already, e.g. to
- * another engine's docker0 - the device made on first use), "host"
+ * another engine's docker0 - the device made on first use; a store other
+ * than the default one names it "berth-<8 hex of its root's SHA-256>"), "host"
  * (driver host) and "none" (driver null); none can be removed.
  *
  * Create: driver "bridge" only (other names: ENOTSUP 'plugin "x" not
