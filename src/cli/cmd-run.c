@@ -64,8 +64,12 @@ static int ensure_image(struct cli *cli, struct store *s, const char *image,
     return cli_pull_image(cli, image, o->platform, false, stderr, err);
 }
 
+/* prep (run only, else NULL): the container's network namespace is started
+ * right after the flags parse, so it is made while the store opens and the
+ * record is written (netns-prep.h). */
 static int create_from_flags(struct cli *cli, int argc, char **argv, struct create_cli_opts *o,
-                             json_t **ret_body, char **ret_id, int *ret_code)
+                             struct netns_prep *prep, json_t **ret_body, char **ret_id,
+                             int *ret_code)
 {
     struct berth_error *err = NULL;
     _cleanup_json_ json_t *body = NULL;
@@ -74,6 +78,11 @@ static int create_from_flags(struct cli *cli, int argc, char **argv, struct crea
         berth_error_free(err);
         *ret_code = 125;
         return -EINVAL;
+    }
+    const char *net_mode =
+        json_string_value(json_object_get(json_object_get(body, "HostConfig"), "NetworkMode"));
+    if (prep && (!net_mode || (!streq(net_mode, "host") && strncmp(net_mode, "container:", 10)))) {
+        netns_prep_start(prep);
     }
     log_trace_point("run: body made");
     struct store *s;
@@ -278,10 +287,10 @@ static void wait_exit_handler(int pidfd)
 }
 
 static int run_attached(struct cli *cli, struct store *s, const char *id, json_t *body,
-                        const struct create_cli_opts *o)
+                        const struct create_cli_opts *o, struct netns_prep *prep)
 {
     struct berth_error *err = NULL;
-    struct container_start_opts so = {.attach = true};
+    struct container_start_opts so = {.attach = true, .netns = prep};
     bool tty = json_is_true(json_object_get(body, "Tty"));
     bool in = json_is_true(json_object_get(body, "AttachStdin"));
     struct detach_keys keys;
@@ -354,7 +363,9 @@ int cmd_run(struct cli *cli, int argc, char **argv)
             return 0;
         }
     }
-    if (create_from_flags(cli, argc, argv, &o, &body, &id, &code) < 0) {
+    struct netns_prep prep = NETNS_PREP_NONE;
+    if (create_from_flags(cli, argc, argv, &o, &prep, &body, &id, &code) < 0) {
+        netns_prep_release(&prep);
         create_cli_opts_release(&o);
         return code;
     }
@@ -362,7 +373,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     struct berth_error *err = NULL;
     (void)cli_store(cli, &s, &err);
     if (o.detach) {
-        if (container_start(s, id, NULL, NULL, &err) < 0) {
+        struct container_start_opts so = {.netns = &prep};
+        int sr = container_start(s, id, &so, NULL, &err);
+        netns_prep_release(&prep);
+        if (sr < 0) {
             code = start_failure_code(err);
             create_cli_opts_release(&o);
             return cli_fail(err, code);
@@ -371,7 +385,8 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         create_cli_opts_release(&o);
         return 0;
     }
-    code = run_attached(cli, s, id, body, &o);
+    code = run_attached(cli, s, id, body, &o, &prep);
+    netns_prep_release(&prep);
     create_cli_opts_release(&o);
     return code;
 }
@@ -389,7 +404,7 @@ int cmd_create(struct cli *cli, int argc, char **argv)
             return 0;
         }
     }
-    if (create_from_flags(cli, argc, argv, &o, &body, &id, &code) < 0) {
+    if (create_from_flags(cli, argc, argv, &o, NULL, &body, &id, &code) < 0) {
         create_cli_opts_release(&o);
         return code;
     }

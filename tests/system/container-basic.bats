@@ -179,3 +179,15 @@ b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
   [ -z "$output" ]
   [ -z "$(ls "$RUNROOT/runtime" 2>/dev/null)" ]
 }
+
+@test "network none: a namespace of its own with loopback up, as Docker's" {
+  run b run --rm --network none bb:1 sh -c 'ip -o link; ping -c 1 -W 2 127.0.0.1 > /dev/null && echo pinged'
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"lo: <LOOPBACK,UP,LOWER_UP>"* ]]
+  [[ "$output" == *pinged* ]]
+  # only lo
+  [ "$(grep -c ': <' <<< "$output")" -eq 1 ]
+  # not the host's namespace
+  run b run --rm --network none bb:1 readlink /proc/self/ns/net
+  [ "$output" != "$(readlink /proc/self/ns/net)" ]
+}

@@ -207,7 +207,7 @@ static int ensure_init_binary(struct store *s, char **ret, struct berth_error **
  * document too, for the monitor (a fork of this process) to create the
  * container from without reading it back. */
 static int write_bundle(struct store *s, const struct container_record *c, const char *rootfs,
-                        json_t **ret_spec, struct berth_error **err)
+                        int netns_fd, json_t **ret_spec, struct berth_error **err)
 {
     _cleanup_(image_info_freep) struct image_info *img = NULL;
     int r = image_get(s, c->image_id, &img, err);
@@ -270,6 +270,11 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     _cleanup_free_ char *netns = NULL;
     if ((r = network_attach_netns(s, c->body, &netns, err)) < 0) {
         return r;
+    }
+    if (!netns && netns_fd >= 0) {
+        /* The prepared namespace, by the fd the monitor (a fork of this
+         * process) inherits. */
+        netns = xasprintf("/proc/self/fd/%d", netns_fd);
     }
     ctx.netns_path = netns;
     log_trace_point("bundle: inputs ready");
@@ -636,15 +641,33 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     if (running) {
         return 0;
     }
+    /* A new network namespace unless the container shares one: made by a
+     * helper while the rootfs is mounted (netns-prep.h), or already under
+     * way since the caller's start. */
+    const char *net_mode = body_str(host_config(c->body), "NetworkMode");
+    bool new_netns = !net_mode || (!streq(net_mode, "host") && strncmp(net_mode, "container:", 10));
+    struct netns_prep own = NETNS_PREP_NONE;
+    struct netns_prep *prep = o && o->netns ? o->netns : &own;
+    if (!new_netns) {
+        netns_prep_release(prep);
+    } else if (!prep->started) {
+        netns_prep_start(prep);
+    }
     _cleanup_free_ char *rootfs = NULL;
     log_trace_point("start: checked");
     r = container_rootfs_mount(s, c, &rootfs, err);
     if (r < 0) {
+        netns_prep_release(prep);
         return r;
     }
     log_trace_point("start: rootfs mounted");
+    _cleanup_close_ int netns_fd = -1;
+    if (prep->started) {
+        /* Without it the runtime makes the namespace (with lo down). */
+        netns_fd = netns_prep_take(prep, NULL);
+    }
     _cleanup_json_ json_t *spec = NULL;
-    r = write_bundle(s, c, rootfs, &spec, err);
+    r = write_bundle(s, c, rootfs, netns_fd, &spec, err);
     log_trace_point("start: bundle written");
     _cleanup_free_ char *bundle = bundle_dir(s, id);
     _cleanup_free_ char *sock = xasprintf("%s/attach.sock", bundle);

@@ -28,6 +28,7 @@
 
 #include "basic/error.h"
 #include "libberth/container/containers.h"
+#include "libberth/container/netns-prep.h"
 #include "libberth/image/manifest.h"
 #include "libberth/runtime/container.h"
 #include "libberth/store/store.h"
@@ -54,6 +55,11 @@ struct container_start_opts {
      * usual); once the exit frame says the handoff holds, the caller must
      * call container_exit_handled(). */
     int *handoff_fd;
+    /* A network namespace being made for this container (netns-prep.h),
+     * started by the caller as early as it could; taken (or released when
+     * the container does not need one). NULL: container_start prepares one
+     * itself for a container that needs a new network namespace. */
+    struct netns_prep *netns;
 };
 /* The container's lock (an flock on its directory; returns the fd to close
  * to release it): container_start holds it while it starts the container
