@@ -93,7 +93,8 @@ q() { # NS dig-args...
   q c example.com | grep -q 'status: REFUSED'
 }
 
-@test "dns: answers follow updates, the server exits with no records" {
+@test "dns: answers follow updates; with no records the server lingers, then exits" {
+  export BERTH_DNS_LINGER_MS=1500
   records 10.88.0.2
   pid=$(server_pid)
   [ -n "$pid" ]
@@ -104,12 +105,29 @@ q() { # NS dig-args...
   [ "$(server_pid)" = "$pid" ]
   echo '{"containers": []}' > "$BATS_TEST_TMPDIR/empty.json"
   "$BERTH" dns update --records "$BATS_TEST_TMPDIR/empty.json" --runroot "$RUN"
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  ! kill -0 "$pid" 2>/dev/null
-  [ ! -e "$RUN/dns/ctl.sock" ]
-  # and nothing answers in the namespace any more
+  # nothing answers for the container any more, though the server lingers
+  # for the next one (a run --rm after another reuses it)
   run q b +short web
   [ "$output" != 10.88.0.9 ]
+  kill -0 "$pid"
+  records 10.88.0.3
+  [ "$(server_pid)" = "$pid" ]
+  [ "$(q b +short web)" = 10.88.0.3 ]
+  "$BERTH" dns update --records "$BATS_TEST_TMPDIR/empty.json" --runroot "$RUN"
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null || false
+  [ ! -e "$RUN/dns/ctl.sock" ]
+}
+
+@test "dns: system reset stops a lingering server at once" {
+  records 10.88.0.2
+  pid=$(server_pid)
+  echo '{"containers": []}' > "$BATS_TEST_TMPDIR/empty.json"
+  "$BERTH" dns update --records "$BATS_TEST_TMPDIR/empty.json" --runroot "$RUN"
+  kill -0 "$pid"
+  "$BERTH" --root "$BATS_TEST_TMPDIR/root" --runroot "$RUN" system reset -f
+  for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  ! kill -0 "$pid" 2>/dev/null || false
 }
 
 @test "dns: malformed queries are ignored, the server keeps answering" {

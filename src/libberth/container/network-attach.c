@@ -1061,6 +1061,8 @@ static bool container_alive(const char *id, void *ud)
 int network_attach_check(struct store *s, struct network_attach_check *ret,
                          struct berth_error **err)
 {
+    /* What the firewall believes it added is checked again for real. */
+    fw_markers_clear();
     struct network_attach_check res = {0};
     /* Recorded starts first: their ports and DNS records are only known
      * from the state files, and stop also releases their leases. */

@@ -11,6 +11,7 @@
 #include "libberth/container/lifecycle.h"
 #include "libberth/container/network-attach.h"
 #include "libberth/image/images.h"
+#include "libberth/net/dns-server.h"
 #include "libberth/net/netlink.h"
 #include "libberth/net/networks.h"
 #include "libberth/volume/volumes.h"
@@ -66,9 +67,9 @@ static int remove_networks(struct store *s, struct berth_error **first, int *ret
 }
 
 /* The names berth creates in root and runroot. */
-static const char *const root_entries[] = {"containers", "volumes", "layers", "blobs",
-                                           "berth.db",   "berth.db-wal", "berth.db-shm",
-                                           "gc.lock",    NULL};
+static const char *const root_entries[] = {"containers",   "volumes",  "layers",
+                                           "blobs",        "berth.db", "berth.db-wal",
+                                           "berth.db-shm", "gc.lock",  NULL};
 static const char *const runroot_entries[] = {"containers", "runtime", "seccomp-cache", "dns",
                                               "network",    "netns",   "berth-init",    NULL};
 
@@ -115,6 +116,8 @@ int system_reset(struct store *s, struct berth_error **err)
         volume_list_free(vl, vn);
     }
     (void)remove_networks(s, &first, &ret);
+    e = NULL;
+    keep(dns_server_stop(s->runroot, &e), &first, e, &ret);
     /* Images need no host-side teardown: their files go with the store's. */
     _cleanup_free_ char *root = xstrdup(s->root), *runroot = xstrdup(s->runroot);
     store_free(s);

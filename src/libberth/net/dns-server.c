@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
@@ -68,20 +69,21 @@ static int ctl_connect(const char *runroot, struct berth_error **err)
     return TAKE_FD(fd);
 }
 
-/* "reload": returns 0 on "ok", -ECONNREFUSED/-ENOENT when no server runs. */
-static int ctl_reload(const char *runroot, struct berth_error **err)
+/* "reload" (or another command): returns 0 on "ok", -ECONNREFUSED/-ENOENT
+ * when no server runs. */
+static int ctl_command(const char *runroot, const char *cmd, struct berth_error **err)
 {
     _cleanup_close_ int fd = ctl_connect(runroot, NULL);
     if (fd < 0) {
         return fd;
     }
-    if (write_all(fd, "reload\n", 7) < 0) {
-        return berth_error_sys(err, errno, "dns: send reload");
+    if (write_all(fd, cmd, strlen(cmd)) < 0) {
+        return berth_error_sys(err, errno, "dns: send %s", cmd);
     }
     char buf[512];
     ssize_t n = read_all(fd, buf, sizeof(buf) - 1);
     if (n <= 0) {
-        return berth_error_set(err, EIO, "dns: no answer to reload");
+        return berth_error_set(err, EIO, "dns: no answer to %.*s", (int)strcspn(cmd, "\n"), cmd);
     }
     buf[n] = '\0';
     buf[strcspn(buf, "\n")] = '\0';
@@ -193,14 +195,14 @@ static int apply_locked(const char *runroot, json_t *doc, struct berth_error **e
         return r;
     }
     if (n == 0) {
-        r = ctl_reload(runroot, err);
+        r = ctl_command(runroot, "reload\n", err);
         return r == -ECONNREFUSED || r == -ENOENT ? 0 : r;
     }
     r = ensure_running_locked(runroot, err);
     if (r < 0) {
         return r;
     }
-    return ctl_reload(runroot, err);
+    return ctl_command(runroot, "reload\n", err);
 }
 
 int dns_records_replace(const char *runroot, json_t *doc, struct berth_error **err)
@@ -272,7 +274,13 @@ struct server {
     size_t n_pend;
     struct sockaddr_storage upstream;
     socklen_t upstream_len;
+    /* With no container left the server lingers this long (a `run --rm`
+     * after another would otherwise start a new one each time), then
+     * exits; "stop" ends it at once. */
+    uint64_t linger_ms, empty_since;
 };
+
+#define LINGER_DEFAULT_MS 30000
 
 static uint64_t now_ms(void)
 {
@@ -555,6 +563,11 @@ static void ctl_serve(struct server *s, bool *quit)
         return;
     }
     buf[n] = '\0';
+    if (strneq(buf, "stop", 4)) {
+        write_all(c, "ok\n", 3);
+        *quit = true;
+        return;
+    }
     if (!strneq(buf, "reload", 6)) {
         write_all(c, "error: unknown command\n", 23);
         return;
@@ -567,8 +580,12 @@ static void ctl_serve(struct server *s, bool *quit)
         write_all(c, "ok\n", 3);
     }
     berth_error_free(e);
-    if (s->rec->n == 0) {
+    if (s->rec->n > 0) {
+        s->empty_since = 0;
+    } else if (s->linger_ms == 0) {
         *quit = true;
+    } else if (!s->empty_since) {
+        s->empty_since = now_ms();
     }
 }
 
@@ -634,7 +651,11 @@ enum { K_CTL, K_UDP, K_TCP, K_CONN, K_PEND };
 
 int dns_server_run(const char *runroot, struct berth_error **err)
 {
-    struct server s = {.runroot = runroot, .ctl = -1};
+    struct server s = {.runroot = runroot, .ctl = -1, .linger_ms = LINGER_DEFAULT_MS};
+    const char *linger = getenv("BERTH_DNS_LINGER_MS");
+    if (linger && *linger) {
+        s.linger_ms = strtoull(linger, NULL, 10);
+    }
     signal(SIGPIPE, SIG_IGN);
     s.hostns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     if (s.hostns < 0) {
@@ -675,6 +696,13 @@ int dns_server_run(const char *runroot, struct berth_error **err)
             kind[n] = K_TCP, idx[n++] = i;
         }
         uint64_t now = now_ms(), next = now + 1000;
+        if (s.empty_since) {
+            if (now >= s.empty_since + s.linger_ms) {
+                free(pf), free(kind), free(idx);
+                break;
+            }
+            next = s.empty_since + s.linger_ms < next ? s.empty_since + s.linger_ms : next;
+        }
         for (size_t i = 0; i < s.n_conns; i++) {
             pf[n] = (struct pollfd){.fd = s.conns[i]->fd, .events = POLLIN};
             kind[n] = K_CONN, idx[n++] = i;
@@ -746,4 +774,10 @@ int dns_server_run(const char *runroot, struct berth_error **err)
     dns_records_free(s.rec);
     safe_close(s.hostns);
     return 0;
+}
+
+int dns_server_stop(const char *runroot, struct berth_error **err)
+{
+    int r = ctl_command(runroot, "stop\n", err);
+    return r == -ECONNREFUSED || r == -ENOENT ? 0 : r;
 }

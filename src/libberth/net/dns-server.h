@@ -19,7 +19,9 @@
  *                 those of containers gone, then answer "ok\n" (or
  *                 "error: ...\n"), so a caller that got "ok" knows DNS works
  *                 in the container before starting it
- * The server exits by itself when the records hold no container. Small: no
+ * With no container left in the records the server lingers 30 s (env
+ * BERTH_DNS_LINGER_MS; 0: exit at once) for the next one, then exits; a
+ * "stop" on the control socket ends it at once. Small: no
  * SQLite or libcurl here, one poll() loop, no threads.
  */
 #ifndef BERTH_NET_DNS_SERVER_H
@@ -44,8 +46,10 @@ int dns_records_replace(const char *runroot, json_t *doc, struct berth_error **e
  * 5 s for its control socket. Caller holds no lock. */
 int dns_ensure_running(const char *runroot, struct berth_error **err);
 
-/* The server's main loop; returns when the records are empty (0) or on a
- * fatal error. */
+/* Stop the server now (`berth system reset`); no server is not an error. */
+int dns_server_stop(const char *runroot, struct berth_error **err);
+/* The server's main loop; returns when it has had no container for its
+ * linger time or was stopped (0), or on a fatal error. */
 int dns_server_run(const char *runroot, struct berth_error **err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
@@ -245,8 +246,69 @@ static int canon_addr(const char *s, char *out, size_t outlen, struct berth_erro
     return berth_error_set(err, EINVAL, "invalid IP address '%s'", s ? s : "");
 }
 
+/* ---- markers: what this boot's table already holds ---------------------
+ * fw_init and fw_network_add run at every container start on a network; the
+ * elements they add are there after the first, and loading libnftables and
+ * parsing a batch costs milliseconds. So each success leaves a marker file
+ * under FW_STATE_DIR whose content names the boot (kernel boot_id) and what
+ * was added; a call whose marker matches returns at once. fw_network_remove
+ * and fw_fini remove the markers of what they delete. Something outside
+ * berth flushing the table (`nft flush ruleset`) is not noticed until the
+ * next boot or `berth system check`, which calls fw_markers_clear. */
+#define FW_STATE_DIR "/run/berth-firewall"
+#define FW_RULES_VERSION "1"
+
+/* The boot and the network namespace (a table lives in one: the tests
+ * drive the firewall in a private one) the marker is about, then what. */
+static char *marker_content(const char *what)
+{
+    char boot[64] = "", ns[64] = "";
+    _cleanup_free_ char *b = NULL;
+    size_t n = 0;
+    if (read_file_at(AT_FDCWD, "/proc/sys/kernel/random/boot_id", sizeof(boot), &b, &n, NULL) >=
+        0) {
+        snprintf(boot, sizeof(boot), "%.*s", (int)strcspn(b, "\n"), b);
+    }
+    ssize_t l = readlink("/proc/thread-self/ns/net", ns, sizeof(ns) - 1);
+    ns[l > 0 ? l : 0] = '\0';
+    return xasprintf("%s %s %s\n", boot, ns, what);
+}
+
+static char *marker_path(const char *name)
+{
+    return xasprintf(FW_STATE_DIR "/%s", name);
+}
+
+static bool marker_matches(const char *name, const char *what)
+{
+    _cleanup_free_ char *path = marker_path(name), *want = marker_content(what), *have = NULL;
+    size_t n = 0;
+    return read_file_at(AT_FDCWD, path, 4096, &have, &n, NULL) >= 0 && streq(have, want);
+}
+
+static void marker_write(const char *name, const char *what)
+{
+    (void)mkdir(FW_STATE_DIR, 0700);
+    _cleanup_free_ char *path = marker_path(name), *text = marker_content(what);
+    (void)write_file_replace_at(AT_FDCWD, path, text, strlen(text), 0600, NULL);
+}
+
+static void marker_remove(const char *name)
+{
+    _cleanup_free_ char *path = marker_path(name);
+    (void)unlink(path);
+}
+
+void fw_markers_clear(void)
+{
+    (void)rm_rf_at(AT_FDCWD, FW_STATE_DIR, NULL);
+}
+
 int fw_init(struct berth_error **err)
 {
+    if (marker_matches("table", "rules " FW_RULES_VERSION)) {
+        return 0;
+    }
     _cleanup_close_ int lock = fw_lock(err);
     if (lock < 0) {
         return lock;
@@ -255,6 +317,7 @@ int fw_init(struct berth_error **err)
     if (r < 0) {
         return berth_error_prefix(err, "firewall: create table '%s'", T);
     }
+    marker_write("table", "rules " FW_RULES_VERSION);
     return 0;
 }
 
@@ -302,6 +365,13 @@ int fw_network_add(const struct fw_network *n, struct berth_error **err)
         strbuf_release(&b);
         return r;
     }
+    /* The batch names the bridge, subnets and internal flag exactly: the
+     * marker of the same batch means the same elements. */
+    _cleanup_free_ char *mname = xasprintf("net-%s", n->bridge);
+    if (marker_matches(mname, strbuf_str(&b))) {
+        strbuf_release(&b);
+        return 0;
+    }
     _cleanup_close_ int lock = fw_lock(err);
     if (lock < 0) {
         strbuf_release(&b);
@@ -326,6 +396,11 @@ int fw_network_add(const struct fw_network *n, struct berth_error **err)
             return berth_error_prefix(err, "firewall: add network '%s'", n->bridge);
         }
     }
+    struct strbuf again = STRBUF_INIT;
+    if (network_batch(n, "add", &again, NULL) == 0) {
+        marker_write(mname, strbuf_str(&again));
+    }
+    strbuf_release(&again);
     return 0;
 }
 
@@ -366,6 +441,8 @@ int fw_network_remove(const struct fw_network *n, struct berth_error **err)
         strbuf_release(&b);
         return r;
     }
+    _cleanup_free_ char *mname = xasprintf("net-%s", n->bridge);
+    marker_remove(mname);
     _cleanup_close_ int lock = fw_lock(err);
     if (lock >= 0) {
         r = run_deletes(strbuf_str(&b), err);
@@ -652,6 +729,7 @@ int fw_fini(struct berth_error **err)
     if (!doc || !empty) {
         return 0;
     }
+    fw_markers_clear();
     r = nft_run("delete table " T "\n", false, NULL, err);
     if (r < 0) {
         return berth_error_prefix(err, "firewall: delete table '%s'", T);

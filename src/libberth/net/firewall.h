@@ -95,6 +95,12 @@ int fw_port_remove(const struct fw_port *p, struct berth_error **err);
  * allocated". */
 int fw_port_check_free(const struct fw_port *p, struct berth_error **err);
 
+/* fw_init and fw_network_add return at once when a marker under
+ * /run/berth-firewall says this boot's table already has what they would
+ * add (so a container start on a set-up network never loads libnftables);
+ * this forgets every marker, so the next calls check the table for real
+ * (`berth system check`, after someone else flushed the ruleset). */
+void fw_markers_clear(void);
 /* Delete the table when no network is left in it; 0 if it was kept or is
  * absent, 1 if deleted. */
 int fw_fini(struct berth_error **err);
