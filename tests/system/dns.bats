@@ -156,3 +156,60 @@ for m in [b"", b"\x00", b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\xc0\x
   [[ "$output" == *"absolute netns path"* ]]
   [ "$(q b +short web)" = 10.88.0.2 ]
 }
+
+@test "dns: a flood of forwarded queries to a silent upstream does not starve others" {
+  # an upstream that takes queries and never answers
+  SILENT=$((UPPORT + 1))
+  python3 -c 'import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+while True: s.recv(4096)' "$SILENT" 3>&- &
+  SILENTPID=$!
+  for _ in $(seq 50); do ss -lun | grep -q "127.0.0.1:$SILENT " && break; sleep 0.1; done
+  BERTH_DNS_UPSTREAM=127.0.0.1:$SILENT records 10.88.0.2
+  # container b floods names to forward; each waits 3 s for the upstream
+  ip netns exec "$P-b" python3 -c '
+import socket, struct, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+q = b"\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x07example\x03com\x00\x00\x01\x00\x01"
+end = time.time() + 2.5
+i = 0
+while time.time() < end:
+    s.sendto(struct.pack(">H", i & 0xffff) + q, ("127.0.0.11", 53))
+    i += 1
+    if i % 200 == 0: time.sleep(0.01)
+'
+  # meanwhile the server still reloads at once and answers other containers
+  ok=0
+  SECONDS=0
+  records 10.88.0.5 && ok=1
+  kill "$SILENTPID" 2>/dev/null || true
+  [ "$ok" = 1 ]
+  [ "$SECONDS" -lt 3 ]
+  [ "$(q a +short client)" = 10.88.0.3 ]
+  # and the server holds a bounded number of upstream sockets
+  pid=$(server_pid)
+  [ "$(ls /proc/$pid/fd | wc -l)" -lt 2000 ]
+}
+
+@test "dns: a record whose namespace is gone or is the host's: others served, nothing bound on the host" {
+  cat > "$BATS_TEST_TMPDIR/rec.json" <<JSON
+{"containers": [
+ {"id": "$A", "name": "web", "netns": "/run/netns/$P-a",
+  "networks": [{"id": "n1", "ipv4": "10.88.0.2"}]},
+ {"id": "$B", "name": "client", "netns": "/run/netns/$P-b",
+  "networks": [{"id": "n1", "ipv4": "10.88.0.3"}]},
+ {"id": "$C", "name": "dead", "netns": "/proc/999999999/ns/net",
+  "networks": [{"id": "n1", "ipv4": "10.88.0.4"}]},
+ {"id": "dddddddddddd", "name": "hostish", "netns": "/proc/self/ns/net",
+  "networks": [{"id": "n1", "ipv4": "10.88.0.5"}]}
+]}
+JSON
+  run "$BERTH" dns update --records "$BATS_TEST_TMPDIR/rec.json" --runroot "$RUN"
+  [ "$status" -eq 0 ]
+  [ "$(q b +short web)" = 10.88.0.2 ]
+  # the host's namespace never gets a resolver socket on 127.0.0.11
+  ! ss -lnu | grep -q '127.0.0.11:53 '
+  ! ss -lnt | grep -q '127.0.0.11:53 '
+}

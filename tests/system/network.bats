@@ -10,6 +10,9 @@ load helpers
 b() { "$BERTH" --root "$BATS_TEST_TMPDIR/root" --runroot "$BATS_TEST_TMPDIR/run" "$@"; }
 
 DUMMY=berthnetdummy
+# Named like a berth veth ("vb" + 13 hex) but of no network of the test's store:
+# another store's container (another --root on the same host) has such links.
+FOREIGN_VETH=vb0123456fedcba
 
 # Host network state. Other test suites may add or remove their own links
 # while this one runs, so teardown compares only the lines that name a
@@ -25,6 +28,7 @@ setup() {
 teardown() {
   [ "$(id -u)" = 0 ] || return 0
   ip link del "$DUMMY" 2>/dev/null || true
+  ip link del "$FOREIGN_VETH" 2>/dev/null || true
   ROOT=$BATS_TEST_TMPDIR/root RUNROOT=$BATS_TEST_TMPDIR/run store_reset
   snapshot > "$BATS_TEST_TMPDIR/after"
   local changed
@@ -292,4 +296,32 @@ mknet() {
   [ "${lines[*]}" = "bridge host none" ]
   run b network prune -f --filter bogus=1
   [ "$status" -eq 1 ]
+}
+
+@test "system check deletes only its own store's veths, never another store's" {
+  mknet --subnet 10.213.80.0/24 mine >/dev/null
+  ip link add "$FOREIGN_VETH" type veth peer name vt0123456fedcba
+  run b system check
+  [ "$status" -eq 0 ]
+  # the foreign pair is still there: it belongs to a store this one knows nothing of
+  ip link show "$FOREIGN_VETH" > /dev/null
+  ip link del "$FOREIGN_VETH"
+}
+
+@test "subnets that would take over host addresses or routes are refused" {
+  routes_before=$(ip route; ip -6 route; ip -br addr)
+  local sn
+  for sn in 127.0.0.0/8 127.1.0.0/16 0.0.0.0/0 0.0.0.0/8 96.0.0.0/3 224.0.0.0/24 240.0.0.0/24 \
+    255.255.255.0/24 ::/0 ::1/128 ff02::/64; do
+    if [[ $sn == *:* ]]; then
+      run b network create --ipv6 --subnet "$sn" bad
+    else
+      run b network create --subnet "$sn" bad
+    fi
+    [ "$status" -eq 1 ]
+    [[ "$output" == *"invalid subnet $sn"* ]]
+  done
+  run b network ls -q --filter type=custom
+  [ "$output" = "" ]
+  [ "$(ip route; ip -6 route; ip -br addr)" = "$routes_before" ]
 }

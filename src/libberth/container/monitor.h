@@ -105,9 +105,9 @@
  * container-exited would (container_exited()) and the stub just exits;
  * EOF (the sender died) runs the exit handler as usual. A foreground
  * `run` uses it: it holds the store open already, so handling the exit
- * itself spares a whole berth process (about 2 ms) per run. A datagram socket needs no per-client state
- * in the stub; its file is 0600 in the 0700 bundle directory, so only the
- * container's owner can resize.
+ * itself spares a whole berth process (about 2 ms) per run. A datagram socket needs no per-client
+ * state in the stub; its file is 0600 in the 0700 bundle directory, so only the container's owner
+ * can resize.
  */
 #ifndef BERTH_CONTAINER_MONITOR_H
 #define BERTH_CONTAINER_MONITOR_H

@@ -31,6 +31,15 @@
 #define UPSTREAM_TIMEOUT_MS 3000
 #define TCP_TIMEOUT_MS 5000
 #define CTL_TIMEOUT_S 10
+/* Forwarded queries waiting for the upstream hold a socket each for up to
+ * UPSTREAM_TIMEOUT_MS: without caps one container flooding names to forward
+ * would take every fd of the server (then no control connection, no reload,
+ * no container start) and starve the others. Per container and in all;
+ * over the cap a query gets SERVFAIL at once. The same for TCP clients. */
+#define PENDING_PER_CONTAINER 128
+#define PENDING_MAX 1024
+#define CONNS_PER_CONTAINER 16
+#define CONNS_MAX 256
 
 static char *dns_path(const char *runroot, const char *name)
 {
@@ -255,6 +264,7 @@ struct tcpconn {
 };
 
 struct pending {
+    char *id;                /* the asking container */
     int up;                  /* upstream socket */
     int udp;                 /* container's UDP socket, or -1 */
     struct sockaddr_in peer; /* its client (127.0.0.11 is IPv4) */
@@ -371,6 +381,15 @@ static int open_served(struct server *s, const struct dns_container *c, struct s
     if (ns < 0) {
         return berth_error_sys(err, errno, "container '%s': open '%s'", c->id, c->netns);
     }
+    /* A netns path of a process that is gone may now name another process
+     * (pid reuse), the host's own namespace included: never bind
+     * 127.0.0.11:53 there and answer host processes as this container. */
+    struct stat a, b;
+    if (fstat(ns, &a) < 0 || fstat(s->hostns, &b) < 0 ||
+        (a.st_dev == b.st_dev && a.st_ino == b.st_ino)) {
+        return berth_error_set(err, EPERM, "container '%s': '%s' is the host's network namespace",
+                               c->id, c->netns);
+    }
     if (setns(ns, CLONE_NEWNET) < 0) {
         return berth_error_sys(err, errno, "container '%s': setns", c->id);
     }
@@ -432,9 +451,25 @@ static int reload(struct server *s, struct berth_error **err)
                 break;
             }
         }
-        if (!found && open_served(s, c, &next[n], r < 0 ? NULL : err) == 0) {
+        if (found) {
+            continue;
+        }
+        struct berth_error *e = NULL;
+        int rr = open_served(s, c, &next[n], &e);
+        if (rr == 0) {
             n++;
-        } else if (!found) {
+        } else if (rr == -ENOENT || rr == -EPERM) {
+            /* Its namespace is gone (a container whose monitor was killed,
+             * its records not yet cleaned by `system check`), or it is not
+             * a container's: nothing to serve, and no reason to fail the
+             * reload every other container start waits for. */
+            log_debug("dns: %s", e->msg);
+            berth_error_free(e);
+        } else {
+            if (r >= 0 && err && !*err) {
+                *err = TAKE_PTR(e);
+            }
+            berth_error_free(e);
             r = -EIO;
         }
     }
@@ -450,6 +485,18 @@ static int reload(struct server *s, struct berth_error **err)
     dns_records_free(s->rec);
     s->rec = rec;
     return r;
+}
+
+static bool pending_allowed(const struct server *s, const char *id)
+{
+    if (s->n_pend >= PENDING_MAX) {
+        return false;
+    }
+    size_t mine = 0;
+    for (size_t i = 0; i < s->n_pend; i++) {
+        mine += streq(s->pend[i].id, id);
+    }
+    return mine < PENDING_PER_CONTAINER;
 }
 
 /* Answer or forward one query from container id; reply via the callback
@@ -483,14 +530,15 @@ static void handle_query(struct server *s, const char *id, const uint8_t *msg, s
             rcode = DNS_RCODE_REFUSED;
             break;
         case DNS_FORWARD:
-            if (s->upstream_len) {
+            if (s->upstream_len && pending_allowed(s, id)) {
                 int up =
                     socket(s->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
                 if (up >= 0 && connect(up, (struct sockaddr *)&s->upstream, s->upstream_len) == 0 &&
                     send(up, msg, len, MSG_NOSIGNAL) == (ssize_t)len) {
                     s->pend = xrealloc(s->pend, (s->n_pend + 1) * sizeof(*s->pend));
                     struct pending *p = &s->pend[s->n_pend++];
-                    *p = (struct pending){.up = up,
+                    *p = (struct pending){.id = xstrdup(id),
+                                          .up = up,
                                           .udp = udp,
                                           .tcp = tcp,
                                           .deadline = now_ms() + UPSTREAM_TIMEOUT_MS};
@@ -545,6 +593,7 @@ static void finish_pending(struct server *s, size_t i, bool readable)
     }
     safe_close(p->up);
     safe_close(p->tcp);
+    free(p->id);
     s->pend[i] = s->pend[--s->n_pend];
 }
 
@@ -595,7 +644,13 @@ static void tcp_accept(struct server *s, const struct served *v)
     if (fd < 0) {
         return;
     }
-    if (s->n_conns >= 256) { /* a cap: a container cannot exhaust our fds */
+    size_t mine = 0;
+    for (size_t i = 0; i < s->n_conns; i++) {
+        mine += streq(s->conns[i]->id, v->id);
+    }
+    /* Caps (see PENDING_MAX): a container holding connections open cannot
+     * exhaust our fds nor take every slot from the others. */
+    if (s->n_conns >= CONNS_MAX || mine >= CONNS_PER_CONTAINER) {
         safe_close(fd);
         return;
     }

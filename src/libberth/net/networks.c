@@ -137,6 +137,31 @@ void network_endpoint_info_list_free(struct network_endpoint_info **l, size_t n)
 
 /* ---- rows <-> structs ---- */
 
+/* Ranges a bridge must never be addressed from. The gateway goes on the
+ * host's bridge: 127.0.0.1/8 there (or ::1 from ::/0) would duplicate the
+ * loopback's local routes, and removing the bridge later takes them with it;
+ * 0.0.0.0/0 gives the host a second default route; multicast and class E
+ * (255.255.255.255 included) are not unicast subnets at all. */
+static bool reserved_subnet(const struct ipam_prefix *p)
+{
+    static const struct {
+        int family;
+        const char *addr;
+        unsigned len;
+    } reserved[] = {
+        {AF_INET, "0.0.0.0", 8},   {AF_INET, "127.0.0.0", 8}, {AF_INET, "224.0.0.0", 4},
+        {AF_INET, "240.0.0.0", 4}, {AF_INET6, "::", 127},     {AF_INET6, "ff00::", 8},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(reserved); i++) {
+        struct ipam_prefix x = {.family = reserved[i].family, .len = reserved[i].len};
+        if (p->family == x.family && inet_pton(x.family, reserved[i].addr, x.addr) == 1 &&
+            ipam_overlaps(p, &x)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* One IPAM.Config entry into a subnet; gateway defaults to the first host
  * address. Validates containment. */
 static int parse_ipam_entry(json_t *e, const char *where, struct network_subnet *ret,
@@ -162,6 +187,12 @@ static int parse_ipam_entry(json_t *e, const char *where, struct network_subnet 
     struct network_subnet s = {0};
     if ((r = ipam_parse_subnet(subnet, 0, &s.subnet, err)) < 0) {
         return r;
+    }
+    if (reserved_subnet(&s.subnet)) {
+        return berth_error_set(err, EINVAL,
+                               "invalid subnet %s: it overlaps a reserved range (this-host, "
+                               "loopback, multicast or class E)",
+                               subnet);
     }
     if (range) {
         if ((r = ipam_parse_subnet(range, s.subnet.family, &s.range, err)) < 0) {
@@ -394,8 +425,7 @@ static int taken_space(struct store *s, struct ipam_prefix **ret, size_t *ret_n,
  * com.docker.network.bridge.name=lo` must leave the host's loopback alone.
  * created tells whether this call made it, so a failed create can remove
  * it. */
-static int bridge_ensure(struct network *n, bool adopt, bool *ret_created,
-                         struct berth_error **err)
+static int bridge_ensure(struct network *n, bool adopt, bool *ret_created, struct berth_error **err)
 {
     _cleanup_(netlink_closep) struct netlink *nl = NULL;
     int r = netlink_open(-1, &nl, err);
@@ -1478,9 +1508,26 @@ int network_repair(struct store *s, network_alive_fn alive, void *ud, size_t *re
         }
         leases++;
     }
+    /* Only veths of this store's networks (the name ends in 6 hex of the
+     * network id): other stores (--root) on the same host have containers
+     * with veths named the same way, which this store's leases know nothing
+     * of. */
+    _cleanup_strv_free_ char **suffixes = NULL;
+    r = db_query(s->db, &st, err, "SELECT id FROM networks", "");
+    if (r < 0) {
+        return r;
+    }
+    while ((r = db_step(st, err)) > 0) {
+        strv_consume(&suffixes, xstrndup(db_text(st, 0), 6));
+    }
+    db_stmt_free(TAKE_PTR(st));
+    if (r < 0) {
+        return r;
+    }
     STRV_FOREACH(name, names)
     {
-        if (!is_berth_veth(*name) || strv_contains(owned, *name)) {
+        if (!is_berth_veth(*name) || strv_contains(owned, *name) ||
+            !strv_contains(suffixes, *name + 9)) {
             continue;
         }
         r = netlink_link_delete(nl, *name, NULL);

@@ -46,7 +46,10 @@
  *
  * Repair: network_repair releases the leases of containers the caller says
  * are not running (their namespace is gone), deletes their veths, and
- * deletes host links named like berth's veths that no leased endpoint owns.
+ * deletes host links named like berth's veths of this store's networks
+ * (the name's last 6 hex) that no leased endpoint owns; veths of other
+ * stores on the host are never touched. Create refuses subnets in the
+ * this-host, loopback, multicast and class E ranges (::/127, ff00::/8).
  *
  * Concurrency: every change is one db transaction (BEGIN IMMEDIATE), taken
  * before any link is made, so two creates never pick one subnet or name
