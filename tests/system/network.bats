@@ -241,6 +241,13 @@ mknet() {
   run b network create 'bad name'
   [ "$status" -eq 1 ]
   [[ "$output" == *'invalid network name "bad name"'* ]]
+  # Default networks' device names are reserved
+  run b network create -o com.docker.network.bridge.name=berth0 two
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"bridge name berth0 is reserved for the default networks of berth stores"* ]]
+  run b network create -o com.docker.network.bridge.name=berth-0a1b2c3d two
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"is reserved"* ]]
   # A bridge name that is already a host link: refused, that link untouched
   # (no address, no sysctl, no flag of the host's loopback changes).
   lo_before=$(ip -br addr show dev lo; ip -br link show dev lo; cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 /proc/sys/net/ipv4/conf/lo/route_localnet)

@@ -1085,8 +1085,15 @@ int network_attach_check(struct store *s, struct network_attach_check *ret,
     }
     STRV_FOREACH(id, dead)
     {
-        network_attach_stop(s, *id);
-        res.containers++;
+        /* Under the container's lock, and only if it is still not running
+         * then: a start in progress (lease and veth made, status still
+         * "created") holds the lock until it has written "running". */
+        int lock = container_lock(s, *id, NULL); /* < 0: the container is gone */
+        if (lock < 0 || !container_alive(*id, s)) {
+            network_attach_stop(s, *id);
+            res.containers++;
+        }
+        safe_close(lock);
     }
     /* DNS records of containers that are not running (a start that died
      * between the records and its state file cannot leave any: the state

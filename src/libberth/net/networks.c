@@ -802,6 +802,14 @@ int network_create(struct store *s, json_t *req, struct network **ret, struct be
         goto rollback;
     }
     free(TAKE_PTR(other));
+    /* Default networks' devices (berth0, berth-<hash>) belong to stores,
+     * this one's or another's: a user network never takes one. */
+    if (streq(n->bridge, NETWORK_DEFAULT_BRIDGE) || strneq(n->bridge, "berth-", 6)) {
+        r = berth_error_set(err, EINVAL,
+                            "bridge name %s is reserved for the default networks of berth stores",
+                            n->bridge);
+        goto rollback;
+    }
     if (db_get_text(s->db, &other, NULL, "SELECT name FROM networks WHERE bridge = ?", "s",
                     n->bridge) == 0) {
         r = berth_error_set(err, EEXIST, "bridge name %s is used by network %s", n->bridge, other);
