@@ -626,6 +626,7 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
             ipam_format(&info->ipv4, false, cip);
         }
     }
+    log_trace_point("net: endpoints up");
     json_t *ports = json_object_get(st, "ports");
     if (*cip) {
         r = publish_all(s, c, cip, ports, err);
@@ -637,6 +638,7 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
     if ((r = state_save(s, c->id, st, err)) < 0 || (r = write_hosts(s, c, eps, n, err)) < 0) {
         goto rollback_eps;
     }
+    log_trace_point("net: ports, hosts");
     json_t *entry = dns_entry(s, c, netns, eps, n);
     if (entry) {
         json_object_set_new(st, "dns", json_true());
@@ -652,6 +654,7 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
             goto rollback_eps;
         }
     }
+    log_trace_point("net: dns");
     network_endpoint_info_list_free(eps, n);
     return 0;
 
@@ -694,8 +697,12 @@ void network_attach_stop(struct store *s, const char *id)
         log_debug("container %.12s: endpoints: %s", id, e->msg);
         berth_error_free(TAKE_PTR(e));
     }
+    /* Every stop is of a container whose processes are gone (or about to
+     * be, on a failed start): its namespace goes once the DNS server has
+     * closed its sockets there (above), and the kernel deletes the veths
+     * with it. */
     for (size_t i = 0; i < n; i++) {
-        if (network_endpoint_down(s, eps[i]->network_id, id, &e) < 0) {
+        if (network_endpoint_down_dying(s, eps[i]->network_id, id, &e) < 0) {
             log_debug("container %.12s: %s", id, e->msg);
             berth_error_free(TAKE_PTR(e));
         }

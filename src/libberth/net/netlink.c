@@ -253,6 +253,21 @@ static struct ifinfomsg *setlink_init(struct nlmsg *m, int index, bool up)
     return ifi;
 }
 
+int netlink_link_detach(struct netlink *nl, const char *name, struct berth_error **err)
+{
+    int idx;
+    int r = netlink_link_index(nl, name, &idx, err);
+    if (r < 0) {
+        return r;
+    }
+    struct nlmsg m;
+    struct ifinfomsg *ifi = setlink_init(&m, idx, false);
+    ifi->ifi_change = IFF_UP; /* flags 0: down */
+    attr_u32(&m, IFLA_MASTER, 0);
+    r = transact(nl, &m, NULL, NULL);
+    return r < 0 ? name_error(err, r, "detach link", name) : 0;
+}
+
 int netlink_link_set_up(struct netlink *nl, const char *name, struct berth_error **err)
 {
     int idx;

@@ -44,6 +44,10 @@ int netlink_link_index(struct netlink *nl, const char *name, int *ret, struct be
 /* Delete a link; -ENODEV (with an error) when it does not exist. */
 int netlink_link_delete(struct netlink *nl, const char *name, struct berth_error **err);
 int netlink_link_set_up(struct netlink *nl, const char *name, struct berth_error **err);
+/* Take a link down and out of its bridge (no master): unlike a delete,
+ * which waits for an RCU grace period (~20 ms), this returns at once;
+ * -ENODEV (with an error) when it does not exist. */
+int netlink_link_detach(struct netlink *nl, const char *name, struct berth_error **err);
 /* Names of every link whose name starts with prefix (strv). */
 int netlink_link_list(struct netlink *nl, const char *prefix, char ***ret,
                       struct berth_error **err);

@@ -453,6 +453,13 @@ static int bridge_ensure(struct network *n, bool adopt, bool *ret_created, struc
                                          : "create bridge %s: a link with that name exists",
                                    n->bridge);
         }
+        /* Ours and set up when it was made (a reboot takes the bridge with
+         * its addresses, and it is made again above): every container
+         * start would otherwise pay for its sysctls and addresses again. */
+        if (ret_created) {
+            *ret_created = false;
+        }
+        return 0;
     }
     _cleanup_free_ char *v6 = xasprintf("ipv6/conf/%s/disable_ipv6", n->bridge);
     _cleanup_free_ char *lnet = xasprintf("ipv4/conf/%s/route_localnet", n->bridge);
@@ -1329,6 +1336,29 @@ static int veth_delete(const char *name, struct berth_error **err)
     return r;
 }
 
+static int veth_detach(const char *name, struct berth_error **err)
+{
+    _cleanup_(netlink_closep) struct netlink *nl = NULL;
+    int r = netlink_open(-1, &nl, err);
+    if (r < 0) {
+        return r;
+    }
+    struct berth_error *e = NULL;
+    r = netlink_link_detach(nl, name, &e);
+    if (r == -ENODEV) {
+        berth_error_free(e);
+        return 0;
+    }
+    if (r < 0) {
+        if (err && !*err) {
+            *err = e;
+        } else {
+            berth_error_free(e);
+        }
+    }
+    return r;
+}
+
 int network_endpoint_up(struct store *s, const char *network, const char *container_id,
                         int netns_fd, const char *ifname, struct network_endpoint_info **ret,
                         struct berth_error **err)
@@ -1395,8 +1425,8 @@ fail:
     return berth_error_prefix(err, "connect to network %s", n->name);
 }
 
-int network_endpoint_down(struct store *s, const char *network, const char *container_id,
-                          struct berth_error **err)
+static int endpoint_down(struct store *s, const char *network, const char *container_id, bool dying,
+                         struct berth_error **err)
 {
     _cleanup_(network_freep) struct network *n = NULL;
     int r = network_get(s, network, &n, err);
@@ -1406,12 +1436,25 @@ int network_endpoint_down(struct store *s, const char *network, const char *cont
     if (streq(n->driver, "bridge")) {
         char host[16];
         network_veth_name(n->id, container_id, host);
-        if ((r = veth_delete(host, err)) < 0) {
+        r = dying ? veth_detach(host, err) : veth_delete(host, err);
+        if (r < 0) {
             return berth_error_prefix(err, "disconnect from network %s", n->name);
         }
     }
     r = lease_release(s, n->id, container_id, err);
     return r < 0 ? r : 0;
+}
+
+int network_endpoint_down(struct store *s, const char *network, const char *container_id,
+                          struct berth_error **err)
+{
+    return endpoint_down(s, network, container_id, false, err);
+}
+
+int network_endpoint_down_dying(struct store *s, const char *network, const char *container_id,
+                                struct berth_error **err)
+{
+    return endpoint_down(s, network, container_id, true, err);
 }
 
 int network_endpoint_remove(struct store *s, const char *network, const char *container_id,

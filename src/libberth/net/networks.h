@@ -156,6 +156,13 @@ int network_endpoint_up(struct store *s, const char *network, const char *contai
                         struct berth_error **err);
 int network_endpoint_down(struct store *s, const char *network, const char *container_id,
                           struct berth_error **err);
+/* As down, for a container whose network namespace is going away (its
+ * processes are gone): the host-side veth is only taken down and out of
+ * the bridge - the kernel deletes the pair with the namespace, without the
+ * ~20 ms a delete waits for - so no later container given the same address
+ * ever shares the bridge with it. */
+int network_endpoint_down_dying(struct store *s, const char *network, const char *container_id,
+                                struct berth_error **err);
 /* Down, then the row; -ENOENT "container x is not connected to network y"
  * when it is not a member. */
 int network_endpoint_remove(struct store *s, const char *network, const char *container_id,
