@@ -112,53 +112,7 @@ fi
 echo "state on: $(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$fs"); runtime state on: $(findmnt -no FSTYPE -T "$rt")"
 
 # ---- the engines ---------------------------------------------------------
-names=()
-if has berth; then
-  peer_wrapper berth "'$BERTH'" --root "'$fs/berth/root'" --runroot "'$rt/berth/run'"
-  cli berth import - bb:latest < "$work/rootfs.tar" > /dev/null
-  names+=(berth)
-fi
-
-if has podman && command -v podman > /dev/null && command -v conmon > /dev/null; then
-  d=$work/podman
-  mkdir -p "$d"
-  # Debian's containers.conf with private paths. No default ulimits: this
-  # machine refuses the setrlimit podman's defaults (nofile 1048576, and
-  # any nproc) ask of the runtime; and runc, not crun: crun 1.8 refuses
-  # this host's hybrid cgroup layout ("cgroups in hybrid mode not
-  # supported").
-  awk -v d="$d" -v f="$fs/podman" -v r="$rt/podman" '
-    { print }
-    /^\[containers\]/ { print "default_ulimits = []" }
-    /^\[engine\]/ {
-      print "runtime = \"runc\""
-      print "cgroup_manager = \"cgroupfs\""; print "events_logger = \"file\""
-      print "events_logfile_path = \"" d "/events.log\""; print "tmp_dir = \"" r "/tmp\""
-      print "static_dir = \"" f "/libpod\""; print "volume_path = \"" f "/volumes\""
-      print "lock_type = \"file\"" }
-    /^\[network\]/ { print "network_config_dir = \"" d "/networks\"" }
-  ' /usr/share/containers/containers.conf > "$d/containers.conf"
-  peer_wrapper podman env "CONTAINERS_CONF='$d/containers.conf'" podman \
-    --root "'$fs/podman/root'" --runroot "'$rt/podman/runroot'" --storage-driver overlay \
-    --cgroup-manager cgroupfs --events-backend file
-  cli podman import -q "$work/rootfs.tar" localhost/bb:latest > /dev/null
-  names+=(podman)
-fi
-
-if has docker && command -v dockerd > /dev/null && [ -n "$DOCKER_CLI" ]; then
-  d=$work/dockerd
-  mkdir -p "$d"
-  echo '{}' > "$d/daemon.json"
-  peer_wrapper docker "'$DOCKER_CLI'" -H "'unix://$d/docker.sock'"
-  dockerd --config-file "$d/daemon.json" --data-root "$fs/docker/data" --exec-root "$rt/docker/exec" \
-    --pidfile "$d/docker.pid" --host "unix://$d/docker.sock" --bridge none --iptables=false \
-    --ip6tables=false --ip-masq=false --storage-driver overlay2 \
-    --exec-opt native.cgroupdriver=cgroupfs > "$d/dockerd.log" 2>&1 3>&- < /dev/null &
-  echo $! > "$d/started.pid"
-  wait_until 30 cli docker version || { echo "dockerd did not start: $(tail -3 "$d/dockerd.log")" >&2; exit 1; }
-  cli docker import - bb:latest < "$work/rootfs.tar" > /dev/null
-  names+=(docker)
-fi
+bench_engines "$TOOLS" "$work" "$fs" "$rt" "$work/rootfs.tar"
 
 echo "host: $(uname -r), $(nproc) cpus, $(free -g | awk '/^Mem:/ {print $2}') GiB"
 for t in "${names[@]}"; do

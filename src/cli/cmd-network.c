@@ -347,12 +347,7 @@ int cmd_network_rm(struct cli *cli, int argc, char **argv)
     STRV_FOREACH(name, args)
     {
         err = NULL;
-        _cleanup_(network_freep) struct network *before = NULL;
-        (void)network_get(s, *name, &before, NULL);
-        r = network_remove(s, *name, &err);
-        if (r >= 0 && before) {
-            network_attach_network_removed(before);
-        }
+        r = network_attach_remove(s, *name, &err);
         if (r == -ENOENT && force) {
             berth_error_free(err);
             continue;
@@ -408,33 +403,16 @@ int cmd_network_prune(struct cli *cli, int argc, char **argv)
         }
     }
     o.labels = labels;
-    if (!force) {
-        fputs("WARNING! This will remove all custom networks not used by at least one "
-              "container.\nAre you sure you want to continue? [y/N] ",
-              stdout);
-        fflush(stdout);
-        char line[64];
-        if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
-            return 0;
-        }
+    if (!force && !cli_confirm("WARNING! This will remove all custom networks not used by at "
+                               "least one container.")) {
+        return 0;
     }
     struct store *s;
     _cleanup_strv_free_ char **removed = NULL;
     if (cli_store(cli, &s, &err) < 0) {
         return cli_fail(err, 1);
     }
-    struct network **before = NULL;
-    size_t n_before = 0;
-    if (network_list(s, &before, &n_before, NULL) < 0) {
-        before = NULL, n_before = 0;
-    }
-    r = network_prune(s, &o, &removed, &err);
-    for (size_t i = 0; i < n_before; i++) {
-        if (strv_contains(removed, before[i]->name)) {
-            network_attach_network_removed(before[i]);
-        }
-    }
-    network_list_free(before, n_before);
+    r = network_attach_prune(s, &o, &removed, &err);
     if (removed && removed[0]) {
         printf("Deleted Networks:\n");
         STRV_FOREACH(name, removed)

@@ -587,14 +587,22 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
     if (r < 0) {
         return r;
     }
+    /* DNS by name on user networks only (Docker's); the default network's
+     * predefined name is "bridge". */
+    bool user_net = false;
+    for (size_t i = 0; i < n; i++) {
+        user_net |= !streq(eps[i]->network_name, "bridge");
+    }
     network_endpoint_info_list_free(eps, n);
     if (n == 0) {
         return 0; /* none, host, container:NAME: nothing of ours */
     }
     eps = NULL;
     _cleanup_free_ char *netns = xasprintf("/proc/%d/ns/net", (int)init_pid);
+    /* "dns" is set before the records are: stop removing records the
+     * container never got is harmless, and it is one write less per start. */
     _cleanup_json_ json_t *st = json_pack("{s:i, s:s, s:[], s:b}", "pid", (int)init_pid, "netns",
-                                          netns, "ports", "dns", false);
+                                          netns, "ports", "dns", user_net);
     /* Recorded before the first change: whatever a crash interrupts, stop
      * finds this and undoes it. */
     if ((r = state_save(s, c->id, st, err)) < 0) {
@@ -630,24 +638,24 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
     json_t *ports = json_object_get(st, "ports");
     if (*cip) {
         r = publish_all(s, c, cip, ports, err);
-        (void)state_save(s, c->id, st, NULL);
+        if (json_array_size(ports)) {
+            /* what stop must unpublish, saved even when a later port failed */
+            int q = state_save(s, c->id, st, r < 0 ? NULL : err);
+            r = r < 0 ? r : q;
+        }
         if (r < 0) {
             goto rollback_eps;
         }
     }
-    if ((r = state_save(s, c->id, st, err)) < 0 || (r = write_hosts(s, c, eps, n, err)) < 0) {
+    if ((r = write_hosts(s, c, eps, n, err)) < 0) {
         goto rollback_eps;
     }
     log_trace_point("net: ports, hosts");
     json_t *entry = dns_entry(s, c, netns, eps, n);
     if (entry) {
-        json_object_set_new(st, "dns", json_true());
-        r = state_save(s, c->id, st, err);
-        if (r >= 0) {
-            r = dns_records_update(s->runroot, c->id, entry, err);
-            if (r < 0) {
-                berth_error_prefix(err, "embedded DNS");
-            }
+        r = dns_records_update(s->runroot, c->id, entry, err);
+        if (r < 0) {
+            berth_error_prefix(err, "embedded DNS");
         }
         json_decref(entry);
         if (r < 0) {
@@ -1049,6 +1057,37 @@ void network_attach_network_removed(const struct network *n)
         log_debug("firewall of removed network '%s': %s", n->name, e->msg);
         berth_error_free(e);
     }
+}
+
+int network_attach_remove(struct store *s, const char *name_or_id, struct berth_error **err)
+{
+    _cleanup_(network_freep) struct network *before = NULL;
+    (void)network_get(s, name_or_id, &before, NULL);
+    int r = network_remove(s, name_or_id, err);
+    if (r >= 0 && before) {
+        network_attach_network_removed(before);
+    }
+    return r;
+}
+
+int network_attach_prune(struct store *s, const struct network_prune_opts *o, char ***ret_removed,
+                         struct berth_error **err)
+{
+    struct network **before = NULL;
+    size_t n_before = 0;
+    if (network_list(s, &before, &n_before, NULL) < 0) {
+        before = NULL, n_before = 0;
+    }
+    char **removed = NULL;
+    int r = network_prune(s, o, &removed, err);
+    for (size_t i = 0; i < n_before; i++) {
+        if (strv_contains(removed, before[i]->name)) {
+            network_attach_network_removed(before[i]);
+        }
+    }
+    network_list_free(before, n_before);
+    *ret_removed = removed;
+    return r;
 }
 
 /* ---- system check --------------------------------------------------------- */

@@ -98,6 +98,11 @@ int network_attach_disconnect(struct store *s, const char *network, const char *
  * them when no network is left). Front ends call it with the network as it
  * was before network_remove/network_prune; never fails. */
 void network_attach_network_removed(const struct network *n);
+/* network rm and network prune (networks.h) with the firewall elements of
+ * what they removed: the one path for the CLI, the API and system reset. */
+int network_attach_remove(struct store *s, const char *name_or_id, struct berth_error **err);
+int network_attach_prune(struct store *s, const struct network_prune_opts *o, char ***ret_removed,
+                         struct berth_error **err);
 
 struct network_attach_check {
     size_t leases, links, containers; /* released, deleted, cleaned up */

@@ -44,7 +44,7 @@ static int remove_networks(struct store *s, struct berth_error **first, int *ret
     for (size_t i = 0; i < n; i++) {
         e = NULL;
         if (!l[i]->predefined) {
-            keep(network_remove(s, l[i]->id, &e), first, e, ret);
+            keep(network_attach_remove(s, l[i]->id, &e), first, e, ret);
             continue;
         }
         if (!l[i]->bridge) {
