@@ -522,8 +522,16 @@ static json_t *dns_entry(struct store *s, const struct container_record *c, cons
         json_decref(nets);
         return NULL;
     }
-    return json_pack("{s:s, s:s, s:s, s:o}", "id", c->id, "name", c->name, "netns", netns,
-                     "networks", nets);
+    json_t *entry = json_pack("{s:s, s:s, s:s, s:o}", "id", c->id, "name", c->name, "netns", netns,
+                              "networks", nets);
+    /* --dns: the embedded DNS forwards this container's other names there,
+     * as Docker's does (the first server). */
+    const char *dns = json_string_value(
+        json_array_get(json_object_get(json_object_get(c->body, "HostConfig"), "Dns"), 0));
+    if (dns && *dns) {
+        json_object_set_new(entry, "upstream", json_string(dns));
+    }
+    return entry;
 }
 
 /* Set or clear the container's DNS records from its endpoints now; the

@@ -529,11 +529,21 @@ static void handle_query(struct server *s, const char *id, const uint8_t *msg, s
         case DNS_REFUSED:
             rcode = DNS_RCODE_REFUSED;
             break;
-        case DNS_FORWARD:
-            if (s->upstream_len && pending_allowed(s, id)) {
-                int up =
-                    socket(s->upstream.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-                if (up >= 0 && connect(up, (struct sockaddr *)&s->upstream, s->upstream_len) == 0 &&
+        case DNS_FORWARD: {
+            /* The container's own resolvers (--dns) when it has any, as
+             * Docker's embedded DNS forwards; else the host's. */
+            struct sockaddr_storage own;
+            socklen_t own_len = 0;
+            const struct dns_container *dc = dns_records_find(s->rec, id);
+            if (dc && dc->upstream && *dc->upstream &&
+                parse_hostport(dc->upstream, 53, &own, &own_len) < 0) {
+                own_len = 0;
+            }
+            const struct sockaddr_storage *ua = own_len ? &own : &s->upstream;
+            socklen_t ulen = own_len ? own_len : s->upstream_len;
+            if (ulen && pending_allowed(s, id)) {
+                int up = socket(ua->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+                if (up >= 0 && connect(up, (const struct sockaddr *)ua, ulen) == 0 &&
                     send(up, msg, len, MSG_NOSIGNAL) == (ssize_t)len) {
                     s->pend = xrealloc(s->pend, (s->n_pend + 1) * sizeof(*s->pend));
                     struct pending *p = &s->pend[s->n_pend++];
@@ -551,6 +561,7 @@ static void handle_query(struct server *s, const char *id, const uint8_t *msg, s
             }
             rcode = DNS_RCODE_SERVFAIL;
             break;
+        }
         }
     }
     int olen = dns_build_answer(&q, msg, rcode, addrs, n, max, out, sizeof(out));

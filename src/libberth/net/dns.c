@@ -206,6 +206,7 @@ void dns_records_free(struct dns_records *r)
         free(c->id);
         free(c->name);
         free(c->netns);
+        free(c->upstream);
         for (size_t j = 0; j < c->n_eps; j++) {
             endpoint_release(&c->eps[j]);
         }
@@ -283,6 +284,8 @@ int dns_records_from_json(json_t *doc, struct dns_records **ret, struct berth_er
         c->id = xstrdup(id);
         c->name = xstrdup(name ? (*name == '/' ? name + 1 : name) : "");
         c->netns = xstrdup(netns);
+        const char *up = jstr(o, "upstream");
+        c->upstream = xstrdup(up && strlen(up) < 64 ? up : "");
         json_t *nets = json_object_get(o, "networks");
         size_t nn = json_array_size(nets);
         if (nn > 256) {

@@ -75,6 +75,7 @@ int dns_build_answer(const struct dns_query *q, const uint8_t *msg, int rcode,
 
 /* The records file (<runroot>/dns/records.json):
  *   {"containers": [{"id": "<64 hex>", "name": "web", "netns": "/run/netns/x",
+ *     "upstream": "192.0.2.53" (optional: --dns),
  *     "networks": [{"id": "<net id>", "internal": false, "ipv4": "10.1.0.2",
  *                   "ipv6": "fd00::2", "aliases": ["db"]}]}]} */
 struct dns_endpoint {
@@ -89,6 +90,9 @@ struct dns_container {
     char *id, *name, *netns;
     struct dns_endpoint *eps;
     size_t n_eps;
+    /* The container's own resolvers (`--dns`): its forwarded queries go to
+     * the first instead of the host's; "" when none. */
+    char *upstream;
 };
 
 struct dns_records {
