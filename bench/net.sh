@@ -55,7 +55,9 @@ cleanup() {
   [ -z "${rt:-}" ] || ! mountpoint -q "$rt" || umount "$rt"
   [ ! -s "$work/loopdev" ] || losetup -d "$(cat "$work/loopdev")"
   # netavark leaves its iptables-nft tables (empty NETAVARK chains) behind
-  # after the last network goes: remove the ones this run brought
+  # after the last network goes: remove the ones this run brought (after a
+  # moment: podman's container cleanup runs netavark asynchronously)
+  sleep 2
   local tb
   while read -r tb; do
     [ -n "$tb" ] && ! grep -qxF "$tb" <<< "$tables_before" &&
