@@ -1311,9 +1311,10 @@ static int lease_release(struct store *s, const char *network_id, const char *co
                   "ss", network_id, container_id);
 }
 
-/* Delete a host veth; a missing one is fine (the namespace went and took
- * its pair along). */
-static int veth_delete(const char *name, struct berth_error **err)
+/* Delete a host veth, or with detach only take it down and out of its
+ * bridge (netlink_link_detach: no wait for the kernel); a missing one is
+ * fine (the namespace went and took its pair along). */
+static int veth_end(const char *name, bool detach, struct berth_error **err)
 {
     _cleanup_(netlink_closep) struct netlink *nl = NULL;
     int r = netlink_open(-1, &nl, err);
@@ -1321,30 +1322,7 @@ static int veth_delete(const char *name, struct berth_error **err)
         return r;
     }
     struct berth_error *e = NULL;
-    r = netlink_link_delete(nl, name, &e);
-    if (r == -ENODEV) {
-        berth_error_free(e);
-        return 0;
-    }
-    if (r < 0) {
-        if (err && !*err) {
-            *err = e;
-        } else {
-            berth_error_free(e);
-        }
-    }
-    return r;
-}
-
-static int veth_detach(const char *name, struct berth_error **err)
-{
-    _cleanup_(netlink_closep) struct netlink *nl = NULL;
-    int r = netlink_open(-1, &nl, err);
-    if (r < 0) {
-        return r;
-    }
-    struct berth_error *e = NULL;
-    r = netlink_link_detach(nl, name, &e);
+    r = detach ? netlink_link_detach(nl, name, &e) : netlink_link_delete(nl, name, &e);
     if (r == -ENODEV) {
         berth_error_free(e);
         return 0;
@@ -1409,7 +1387,7 @@ int network_endpoint_up(struct store *s, const char *network, const char *contai
     };
     _cleanup_(netlink_closep) struct netlink *nl = NULL;
     if ((r = ipam_parse_mac(i->mac, mac, err)) < 0 || (r = bridge_ensure(n, true, NULL, err)) < 0 ||
-        (r = veth_delete(i->host_ifname, err)) < 0 || (r = netlink_open(-1, &nl, err)) < 0) {
+        (r = veth_end(i->host_ifname, false, err)) < 0 || (r = netlink_open(-1, &nl, err)) < 0) {
         goto fail;
     }
     memcpy(v.mac, mac, 6);
@@ -1436,7 +1414,7 @@ static int endpoint_down(struct store *s, const char *network, const char *conta
     if (streq(n->driver, "bridge")) {
         char host[16];
         network_veth_name(n->id, container_id, host);
-        r = dying ? veth_detach(host, err) : veth_delete(host, err);
+        r = veth_end(host, dying, err);
         if (r < 0) {
             return berth_error_prefix(err, "disconnect from network %s", n->name);
         }
