@@ -343,3 +343,18 @@ while True:
   run b run --rm --network n1 --dns 127.0.0.2 bb:1 cat /etc/resolv.conf
   [[ "$output" == *"nameserver 127.0.0.11"* ]]
 }
+
+@test "the firewall table deleted behind berth's back is restored at the next start" {
+  mknet n1 "$NET1.0/24"
+  b run --rm --network n1 bb:1 true
+  nft list table inet berth > /dev/null
+  # someone else flushes berth's table (nft flush ruleset would do the
+  # same; other stores' networks come back at their next start too)
+  nft delete table inet berth
+  b run --rm --network n1 bb:1 true
+  # back, with the drop of remote packets to 127/8 and the network's subnet
+  run nft list table inet berth
+  [ "$status" -eq 0 ]
+  [[ "$output" == *'iifname != "lo" ip daddr 127.0.0.0/8 drop'* ]]
+  [[ "$(nft list set inet berth masq4)" == *"$NET1.0/24"* ]]
+}

@@ -4,6 +4,10 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <nftables/libnftables.h>
 #include <stdio.h>
@@ -33,6 +37,7 @@ DEFINE_DL_LIB(nft, NFT_SYMBOLS, "libnftables.so.1", "libnftables1")
 
 #define FW_LOCK_PATH "/run/berth-firewall.lock"
 #define T "inet " FW_TABLE
+#define T_NAME FW_TABLE
 
 /* The fixed part. Sets and maps hold all per-network and per-port state:
  *   bridges      every berth bridge            (isolation, 127/8 masquerade)
@@ -304,10 +309,58 @@ void fw_markers_clear(void)
     (void)rm_rf_at(AT_FDCWD, FW_STATE_DIR, NULL);
 }
 
+/* Whether table inet berth exists in this network namespace: one
+ * NFT_MSG_GETTABLE over nfnetlink (~20 us, no libnftables). 1 yes, 0 no
+ * (or unknown: the caller then does the real work). */
+static int table_exists(void)
+{
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+    if (fd < 0) {
+        return 0;
+    }
+    struct {
+        struct nlmsghdr h;
+        struct nfgenmsg g;
+        struct nlattr a;
+        char name[8];
+    } req = {0};
+    req.h.nlmsg_len = sizeof(req);
+    req.h.nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    req.h.nlmsg_seq = 1;
+    req.g.nfgen_family = NFPROTO_INET;
+    req.g.version = NFNETLINK_V0;
+    req.a.nla_type = NFTA_TABLE_NAME;
+    req.a.nla_len = (uint16_t)(sizeof(req.a) + sizeof(T_NAME));
+    memcpy(req.name, T_NAME, sizeof(T_NAME));
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    int found = 0;
+    if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) == sizeof(req)) {
+        char buf[8192];
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        struct nlmsghdr *h = (struct nlmsghdr *)buf;
+        /* A table answers with NEWTABLE (then an ACK); none with ENOENT. */
+        if (n >= (ssize_t)sizeof(*h) && NLMSG_OK(h, (size_t)n) &&
+            h->nlmsg_type == ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE)) {
+            found = 1;
+        }
+    }
+    close(fd);
+    return found;
+}
+
 int fw_init(struct berth_error **err)
 {
+    /* The markers say what berth added this boot; the table itself is
+     * checked every time too (a cheap netlink query), because someone
+     * flushing the ruleset would otherwise leave bridges with
+     * route_localnet=1 and no drop of remote packets to 127/8
+     * (CVE-2020-8558) until the next `system check`. */
     if (marker_matches("table", "rules " FW_RULES_VERSION)) {
-        return 0;
+        if (table_exists()) {
+            return 0;
+        }
+        fw_markers_clear();
     }
     _cleanup_close_ int lock = fw_lock(err);
     if (lock < 0) {

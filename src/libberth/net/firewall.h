@@ -98,8 +98,9 @@ int fw_port_check_free(const struct fw_port *p, struct berth_error **err);
 /* fw_init and fw_network_add return at once when a marker under
  * /run/berth-firewall says this boot's table already has what they would
  * add (so a container start on a set-up network never loads libnftables);
- * this forgets every marker, so the next calls check the table for real
- * (`berth system check`, after someone else flushed the ruleset). */
+ * fw_init still asks the kernel whether the table exists (nfnetlink) and
+ * forgets the markers when it does not. This forgets every marker, so the
+ * next calls do the work for real (`berth system check`). */
 void fw_markers_clear(void);
 /* Delete the table when no network is left in it; 0 if it was kept or is
  * absent, 1 if deleted. */
