@@ -358,3 +358,17 @@ while True:
   [[ "$output" == *'iifname != "lo" ip daddr 127.0.0.0/8 drop'* ]]
   [[ "$(nft list set inet berth masq4)" == *"$NET1.0/24"* ]]
 }
+
+@test "--add-host: names and addresses in /etc/hosts; host-gateway is the default network's gateway" {
+  run b run --rm --add-host db:10.0.0.2 --add-host gw:host-gateway bb:1 cat /etc/hosts
+  [ "$status" -eq 0 ]
+  [[ "$output" == *$'10.0.0.2\tdb'* ]]
+  gw=$(b network inspect -f '{{(index .IPAM.Config 0).Gateway}}' bridge)
+  [ -n "$gw" ]
+  [[ "$output" == *"$gw	gw"* ]]
+  # and the host answers there
+  run b run --rm --add-host gw:host-gateway bb:1 ping -c 1 -W 2 gw
+  [ "$status" -eq 0 ]
+  run b run --rm --add-host 'bad name:10.0.0.2' bb:1 true
+  [ "$status" -eq 125 ]
+}

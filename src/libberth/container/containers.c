@@ -22,6 +22,7 @@
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 #include "libberth/common/json-util.h"
+#include "libberth/net/networks.h"
 #include "libberth/runtime/state.h"
 
 /* Caps on what we read back from disk or take from a request. */
@@ -263,7 +264,7 @@ static char *container_hostname(json_t *body, const char *id)
 /* hosts: Docker's fixed lines, then ExtraHosts ("name:ip", split at the
  * first colon because the address may be IPv6). With the host's network,
  * the host's own file is the start, as Docker does. */
-static int build_hosts(json_t *body, const char *id, char **addrs, char **ret,
+static int build_hosts(json_t *body, const char *id, char **addrs, const char *host_gw, char **ret,
                        struct berth_error **err)
 {
     struct strbuf sb = STRBUF_INIT;
@@ -296,18 +297,23 @@ static int build_hosts(json_t *body, const char *id, char **addrs, char **ret,
     {
         const char *colon = strchr(*e, ':');
         _cleanup_free_ char *name = colon ? xstrndup(*e, (size_t)(colon - *e)) : NULL;
+        /* Docker's special address: the host, as the default bridge
+         * network's gateway reaches it. */
+        const char *ip = colon && streq(colon + 1, "host-gateway") ? host_gw
+                         : colon                                   ? colon + 1
+                                                                   : NULL;
         bool v6;
-        if (!colon || !one_word(name) || !is_ip(colon + 1, &v6)) {
+        if (!colon || !one_word(name) || !ip || !is_ip(ip, &v6)) {
             strbuf_release(&sb);
             if (colon && streq(colon + 1, "host-gateway")) {
                 return berth_error_set(err, EINVAL,
-                                       "invalid IP address in add-host: \"host-gateway\": not "
-                                       "supported until container networking exists");
+                                       "invalid IP address in add-host: \"host-gateway\": the "
+                                       "default network has no gateway");
             }
             return berth_error_set(err, EINVAL, "invalid argument \"%s\" for \"--add-host\" flag",
                                    *e);
         }
-        strbuf_addf(&sb, "%s\t%s\n", colon + 1, name);
+        strbuf_addf(&sb, "%s\t%s\n", ip, name);
     }
     if (addrs && !host_network(body)) {
         /* Docker's: the container's own addresses last, under its
@@ -327,10 +333,31 @@ static int build_hosts(json_t *body, const char *id, char **addrs, char **ret,
     return 0;
 }
 
-int container_hosts_text(json_t *body, const char *id, char **addrs, char **ret,
+/* The default bridge network's gateway, for "host-gateway" in ExtraHosts
+ * (malloc'd), or NULL. Looked up only when a container asks for it. */
+static char *host_gateway(struct store *s, json_t *body)
+{
+    bool wanted = false;
+    json_t *eh = json_object_get(json_object_get(body, "HostConfig"), "ExtraHosts");
+    for (size_t i = 0; i < json_array_size(eh); i++) {
+        const char *e = json_string_value(json_array_get(eh, i));
+        const char *colon = e ? strchr(e, ':') : NULL;
+        wanted |= colon && streq(colon + 1, "host-gateway");
+    }
+    _cleanup_(network_freep) struct network *n = NULL;
+    if (!wanted || network_get(s, "bridge", &n, NULL) < 0 || n->n_subnets == 0) {
+        return NULL;
+    }
+    char b[IPAM_STRLEN];
+    ipam_format(&n->subnets[0].gateway, false, b);
+    return xstrdup(b);
+}
+
+int container_hosts_text(struct store *s, json_t *body, const char *id, char **addrs, char **ret,
                          struct berth_error **err)
 {
-    return build_hosts(body, id, addrs, ret, err);
+    _cleanup_free_ char *gw = host_gateway(s, body);
+    return build_hosts(body, id, addrs, gw, ret, err);
 }
 
 static bool ns_loopback(const char *addr)
@@ -542,14 +569,16 @@ static char *host_resolv_conf(void)
     return TAKE_PTR(buf);
 }
 
-static int write_etc_files(int dirfd, json_t *body, const char *id, struct berth_error **err)
+static int write_etc_files(struct store *s, int dirfd, json_t *body, const char *id,
+                           struct berth_error **err)
 {
     _cleanup_free_ char *hostname = container_hostname(body, id);
     if (!one_word(hostname) || strlen(hostname) > 253) {
         return berth_error_set(err, EINVAL, "invalid hostname '%s'", hostname);
     }
     _cleanup_free_ char *hosts = NULL, *resolv = NULL, *host_conf = host_resolv_conf();
-    int r = build_hosts(body, id, NULL, &hosts, err);
+    _cleanup_free_ char *gw = host_gateway(s, body);
+    int r = build_hosts(body, id, NULL, gw, &hosts, err);
     if (r >= 0) {
         r = container_resolv_conf(host_conf, body, &resolv, err);
     }
@@ -911,7 +940,7 @@ static int make_files(struct store *s, const char *id, json_t *body, char **laye
     if (dfd < 0) {
         return berth_error_sys(err, errno, "open '%s'", dir);
     }
-    r = write_etc_files(dfd, body, id, err);
+    r = write_etc_files(s, dfd, body, id, err);
     if (r < 0) {
         return r;
     }

@@ -132,8 +132,10 @@ int container_resolv_conf(const char *host_conf, json_t *body, char **ret,
                           struct berth_error **err);
 /* The hosts file of a container whose addresses (strv, or NULL) on its
  * networks are known: Docker's lines, ExtraHosts, then "<ip>\t<hostname>"
- * per address. network-attach.c rewrites the file with it at start. */
-int container_hosts_text(json_t *body, const char *id, char **addrs, char **ret,
+ * per address; "host-gateway" in ExtraHosts is the default bridge
+ * network's gateway (Docker 20.10's). network-attach.c rewrites the file
+ * with it at start. */
+int container_hosts_text(struct store *s, json_t *body, const char *id, char **addrs, char **ret,
                          struct berth_error **err);
 
 #endif

@@ -471,7 +471,7 @@ static int write_hosts(struct store *s, const struct container_record *c,
         }
     }
     _cleanup_free_ char *text = NULL;
-    int r = container_hosts_text(c->body, c->id, addrs, &text, err);
+    int r = container_hosts_text(s, c->body, c->id, addrs, &text, err);
     if (r < 0) {
         return r;
     }
