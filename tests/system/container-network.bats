@@ -372,3 +372,18 @@ while True:
   run b run --rm --add-host 'bad name:10.0.0.2' bb:1 true
   [ "$status" -eq 125 ]
 }
+
+@test "network rm with only stopped members succeeds (Docker's); their next start fails" {
+  mknet n1 "$NET1.0/24"
+  b create --name sleeper --network n1 bb:1 true > /dev/null
+  b run --name ran --network n1 bb:1 true
+  run b network rm n1
+  [ "$status" -eq 0 ]
+  run b network ls -q --filter name=n1
+  [ -z "$output" ]
+  run b start sleeper
+  [ "$status" -ne 0 ]
+  [[ "$output" == *"network n1 not found"* ]]
+  run b inspect -f '{{.State.Status}}' sleeper
+  [ "$output" != running ]
+}

@@ -589,6 +589,17 @@ static int next_ifname(int netns_fd, char buf[16], struct berth_error **err)
 int network_attach_start(struct store *s, const struct container_record *c, pid_t init_pid,
                          struct berth_error **err)
 {
+    /* A user network removed while the container was stopped: Docker's
+     * start fails rather than run it without its network. */
+    const char *mode = jstr(json_object_get(c->body, "HostConfig"), "NetworkMode");
+    if (mode && *mode && !streq(mode, "default") && !streq(mode, "bridge") &&
+        !streq(mode, "none") && !streq(mode, "host") && strncmp(mode, "container:", 10) != 0) {
+        _cleanup_(network_freep) struct network *want = NULL;
+        int q = network_get(s, mode, &want, err);
+        if (q < 0) {
+            return q;
+        }
+    }
     struct network_endpoint_info **eps = NULL;
     size_t n = 0;
     int r = network_endpoints_of(s, c->id, &eps, &n, err);

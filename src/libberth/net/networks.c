@@ -883,11 +883,21 @@ static int remove_network(struct store *s, const struct network *n, struct berth
     if (r < 0) {
         return r;
     }
-    r = network_endpoint_count(s, n->id, err);
-    if (r > 0) {
+    /* Docker's rule: only running containers (a lease) keep a network;
+     * stopped members lose their membership with it (their next start
+     * fails with "network x not found", as Docker's). */
+    _cleanup_free_ char *active = NULL;
+    r = db_get_text(s->db, &active, err,
+                    "SELECT COUNT(*) FROM endpoints WHERE network_id = ?"
+                    " AND (ipv4 IS NOT NULL OR ipv6 IS NOT NULL)",
+                    "s", n->id);
+    if (r >= 0 && active && !streq(active, "0")) {
         r = berth_error_set(err, EBUSY,
                             "error while removing network: network %s id %s has active endpoints",
                             n->name, n->id);
+    }
+    if (r >= 0) {
+        r = db_run(s->db, err, "DELETE FROM endpoints WHERE network_id = ?", "s", n->id);
     }
     if (r >= 0) {
         r = db_run(s->db, err, "DELETE FROM networks WHERE id = ?", "s", n->id);
