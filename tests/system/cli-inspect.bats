@@ -95,3 +95,27 @@ b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
   [ "$output" = "1.41 linux" ]
   run -125 b version --bogus
 }
+
+@test "system reset: the store's containers, volumes, networks, images and files go, host side too" {
+  b volume create keep > /dev/null
+  b network create --subnet 10.213.250.0/24 rnet > /dev/null
+  br="br-$(b network inspect -f '{{.Id}}' rnet | cut -c1-12)"
+  b run -d --name r1 --network rnet -v keep:/data bb:1 sleep 1000 > /dev/null
+  b run -d --name r2 bb:1 sleep 1000 > /dev/null
+  ip link show "$br" > /dev/null
+  run b system reset <<< n
+  [ "$status" -eq 0 ]
+  [ "$(b ps -q | wc -l)" -eq 2 ] # refused at the prompt: nothing changed
+  run b system reset -f
+  [ "$status" -eq 0 ]
+  # nothing of the store is left: its files, its bridges
+  [ -z "$(ls -A "$ROOT")" ]
+  ! ip link show "$br" > /dev/null 2>&1 || false
+  ! ip link show "berth-$(printf %s "$ROOT" | sha256sum | cut -c1-8)" > /dev/null 2>&1 || false
+  ! grep -q "$BATS_TEST_TMPDIR" /proc/self/mountinfo || false
+  # and it is an empty store again
+  [ -z "$(b ps -aq)" ]
+  [ -z "$(b volume ls -q)" ]
+  [ -z "$(b images -q)" ]
+  [ "$(b network ls -q | wc -l)" -eq 3 ]
+}
