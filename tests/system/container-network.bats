@@ -285,6 +285,10 @@ print(s.recvfrom(100)[0].decode())' 127.0.0.1 "$((PORT + 1))" 2> /dev/null) && b
   run b run --rm --network container:xray bb:1 ip -o addr show eth0
   [ "$status" -eq 0 ]
   [[ "$output" == *"$NET1.2/24"* ]]
+  # and xray's hosts and resolv.conf files, as Docker's
+  run b run --rm --network container:xray bb:1 cat /etc/hosts /etc/resolv.conf
+  [[ "$output" == *"$NET1.2	"* ]]
+  [[ "$output" == *"nameserver 127.0.0.11"* ]]
   b create --name stopped bb:1 true > /dev/null
   run b run --rm --network container:stopped bb:1 true
   [ "$status" -eq 125 ]

@@ -271,6 +271,19 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     if ((r = network_attach_netns(s, c->body, &netns, err)) < 0) {
         return r;
     }
+    const char *net_mode = body_str(hc, "NetworkMode");
+    _cleanup_free_ char *shared = NULL, *shosts = NULL, *shostname = NULL, *sresolv = NULL;
+    if (netns && net_mode && strneq(net_mode, "container:", 10) &&
+        container_resolve(s, net_mode + 10, &shared, NULL) >= 0) {
+        /* Docker's: a container in another's network namespace sees that
+         * one's hosts, hostname and resolv.conf files. */
+        shosts = xasprintf("%s/containers/%s/hosts", s->root, shared);
+        shostname = xasprintf("%s/containers/%s/hostname", s->root, shared);
+        sresolv = xasprintf("%s/containers/%s/resolv.conf", s->root, shared);
+        ctx.hosts_path = shosts;
+        ctx.hostname_path = shostname;
+        ctx.resolv_conf_path = sresolv;
+    }
     if (!netns && netns_fd >= 0) {
         /* The prepared namespace, by the fd the monitor (a fork of this
          * process) inherits. */
