@@ -65,4 +65,17 @@
         return 0;                                                                                  \
     }
 
+/* The same table for a library linked in (statically): filled at build
+ * time, lib_load() always succeeds. */
+#define DL_LINKED_(name) .name = name,
+#define DEFINE_LINKED_LIB(lib, SYMBOLS)                                                            \
+    static const struct {                                                                          \
+        SYMBOLS(DL_MEMBER_)                                                                        \
+    } lib = {SYMBOLS(DL_LINKED_)};                                                                 \
+    static inline int lib##_load(struct berth_error **err)                                         \
+    {                                                                                              \
+        (void)err;                                                                                 \
+        return 0;                                                                                  \
+    }
+
 #endif

@@ -124,7 +124,7 @@ void container_user_release(struct container_user *u)
 
 static int group_id(char ***gr, const char *g, gid_t *ret, struct berth_error **err)
 {
-    unsigned long v;
+    unsigned long v = 0;
     if (all_digits(g)) {
         int r = id_field(g, "group", &v, err);
         if (r < 0) {
@@ -159,7 +159,7 @@ int container_user_resolve(int rootfd, const char *user, json_t *group_add,
     struct container_user cu = {.gids = xcalloc(GIDS_MAX, sizeof(gid_t))};
     int r = 0;
     char **ent = find_entry(pw, u, all_digits(u) ? 2 : 0);
-    unsigned long v;
+    unsigned long v = 0;
     if (all_digits(u)) {
         if ((r = id_field(u, "user", &v, err)) < 0) {
             goto out;

@@ -38,7 +38,11 @@
     X(sqlite3_get_autocommit)                                                                      \
     X(sqlite3_db_handle)
 
+#ifdef BERTH_SQLITE_STATIC
+DEFINE_LINKED_LIB(sq, SQ_SYMBOLS)
+#else
 DEFINE_DL_LIB(sq, SQ_SYMBOLS, SQLITE_SONAME, "libsqlite3-0")
+#endif
 
 struct berth_db {
     sqlite3 *h;
