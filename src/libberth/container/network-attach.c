@@ -612,11 +612,10 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
     for (size_t i = 0; i < n; i++) {
         user_net |= !streq(eps[i]->network_name, "bridge");
     }
-    network_endpoint_info_list_free(eps, n);
     if (n == 0) {
+        network_endpoint_info_list_free(eps, n);
         return 0; /* none, host, container:NAME: nothing of ours */
     }
-    eps = NULL;
     _cleanup_free_ char *netns = xasprintf("/proc/%d/ns/net", (int)init_pid);
     /* "dns" is set before the records are: stop removing records the
      * container never got is harmless, and it is one write less per start. */
@@ -625,16 +624,13 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
     /* Recorded before the first change: whatever a crash interrupts, stop
      * finds this and undoes it. */
     if ((r = state_save(s, c->id, st, err)) < 0) {
+        network_endpoint_info_list_free(eps, n);
         return r;
     }
     _cleanup_close_ int fd = open(netns, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         r = berth_error_sys(err, errno, "open '%s'", netns);
-        goto rollback;
-    }
-    r = network_endpoints_of(s, c->id, &eps, &n, err);
-    if (r < 0) {
-        goto rollback;
+        goto rollback_eps;
     }
     char cip[IPAM_STRLEN] = "";
     for (size_t i = 0; i < n; i++) {
@@ -687,7 +683,6 @@ int network_attach_start(struct store *s, const struct container_record *c, pid_
 
 rollback_eps:
     network_endpoint_info_list_free(eps, n);
-rollback:
     network_attach_stop(s, c->id);
     return r;
 }
