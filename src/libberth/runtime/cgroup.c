@@ -2374,12 +2374,34 @@ static void dev_rule_v1(const struct dev_rule *d, char *buf, size_t len)
 /* v1: start from "deny everything", then each rule adds (allow) or removes
  * (deny) its exception, in order. The kernel refuses "a" writes on a cgroup
  * with children, so an update of a nested container's devices fails. */
+/* Whether rule i repeats an earlier rule with nothing of the other kind in
+ * between (Docker's default rules and the runtime's own overlap): writing
+ * it again changes nothing. */
+static bool dev_rule_repeats(const struct res *res, size_t i)
+{
+    const struct dev_rule *d = &res->dev[i];
+    for (size_t j = i; j-- > 0;) {
+        const struct dev_rule *e = &res->dev[j];
+        if (e->allow != d->allow) {
+            return false;
+        }
+        if (e->type == d->type && e->major == d->major && e->minor == d->minor &&
+            e->access == d->access) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static int apply_devices_v1(struct cgroup *cg, const struct hier *h, const struct res *res,
                             struct berth_error **err)
 {
     size_t n_user = res->n_dev - ARRAY_SIZE(default_rules);
     int r = knob_write(cg, h, RES ".devices", "devices.deny", "a", err);
     for (size_t i = 0; r == 0 && i < res->n_dev; i++) {
+        if (dev_rule_repeats(res, i)) {
+            continue;
+        }
         char line[64], field[64];
         dev_rule_v1(&res->dev[i], line, sizeof(line));
         if (i < n_user) {
