@@ -284,7 +284,7 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
     int fifo = -1, console = -1;
     bool cgroup_made = false;
-    _cleanup_free_ char *cfg = NULL;
+    _cleanup_free_ char *cfg = NULL, *bcfg = NULL;
     s.dir_fd = openat(rootfd, o->id, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (s.dir_fd < 0) {
         r = berth_error_sys(err, errno, "open state dir");
@@ -299,10 +299,16 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
         r = berth_error_sys(err, errno, "open exec.fifo");
         goto rollback;
     }
-    cfg = json_dumps(spec->json, JSON_COMPACT);
-    r = write_file_replace_at(s.dir_fd, "config.json", cfg, strlen(cfg), 0600, err);
-    if (r < 0) {
-        goto rollback;
+    /* With the config handed in, the bundle's config.json is that very
+     * document, just written by the caller: link it rather than encode and
+     * write it again (same file system: both live in the runroot). */
+    bcfg = o->config ? xasprintf("%s/config.json", o->bundle) : NULL;
+    if (!bcfg || linkat(AT_FDCWD, bcfg, s.dir_fd, "config.json", 0) < 0) {
+        cfg = json_dumps(spec->json, JSON_COMPACT);
+        r = write_file_replace_at(s.dir_fd, "config.json", cfg, strlen(cfg), 0600, err);
+        if (r < 0) {
+            goto rollback;
+        }
     }
     log_trace_point("create: state dir made");
     r = cgroup_new(spec->linux_.cgroups_path, o->id, rt->systemd_cgroup, &cg, err);

@@ -37,7 +37,8 @@ struct berth_create_opts {
     /* Internal: a connected socket to receive the pty master (run -t). */
     int console_fd;
     /* Internal: the bundle's config.json as the caller just wrote it, so
-     * it is not read and parsed again; NULL: read it from the bundle. */
+     * it is not read and parsed again (and the state's copy is a hard link
+     * of the bundle's file); NULL: read it from the bundle. */
     json_t *config;
 };
 
