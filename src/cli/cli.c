@@ -3,12 +3,16 @@
 #include "cli.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/fd-util.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 #include "basic/units.h"
@@ -406,6 +410,41 @@ int cli_inspect(struct cli *cli, const char *format, char **args, cli_inspect_fn
     }
     strbuf_release(&out);
     return code;
+}
+
+int cli_write_archive(struct cli *cli, const char *output, mode_t mode, const char *name,
+                      cli_archive_fn write)
+{
+    struct berth_error *err = NULL;
+    bool to_stdout = !output || streq(output, "-");
+    /* A tar on a terminal helps nobody (Docker's words). */
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        berth_error_set(&err, EINVAL,
+                        "cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        return cli_fail(err, 1);
+    }
+    struct store *s;
+    if (cli_store(cli, &s, &err) < 0) {
+        return cli_fail(err, 1);
+    }
+    if (to_stdout) {
+        return write(s, name, STDOUT_FILENO, &err) < 0 ? cli_fail(err, 1) : 0;
+    }
+    _cleanup_free_ char *tmp = xasprintf("%s.berth-tmp-XXXXXX", output);
+    _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+    if (fd < 0) {
+        berth_error_sys(&err, errno, "create '%s'", output);
+        return cli_fail(err, 1);
+    }
+    int r = write(s, name, fd, &err);
+    if (r >= 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, output) < 0)) {
+        r = berth_error_sys(&err, errno, "write '%s'", output);
+    }
+    if (r < 0) {
+        unlink(tmp);
+        return cli_fail(err, 1);
+    }
+    return 0;
 }
 
 bool cli_confirm(const char *warning)

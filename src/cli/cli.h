@@ -20,6 +20,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stdint.h>
 
 #include "basic/error.h"
@@ -92,6 +93,15 @@ int cli_for_each(struct cli *cli, char **args, bool print, cli_each_fn fn, void 
 typedef int (*cli_inspect_fn)(struct store *s, const char *name, void *ud, json_t **ret,
                               struct berth_error **err);
 int cli_inspect(struct cli *cli, const char *format, char **args, cli_inspect_fn get, void *ud);
+
+/* The output of `export`-like commands: a tar stream from
+ * write(s, name, fd, err) to stdout, or with -o FILE into a temp file
+ * beside FILE (of that mode) renamed over it once whole, so a failure
+ * leaves no half archive. A terminal stdout is refused as `docker save`
+ * does. Returns the exit code. */
+typedef int (*cli_archive_fn)(struct store *s, const char *name, int fd, struct berth_error **err);
+int cli_write_archive(struct cli *cli, const char *output, mode_t mode, const char *name,
+                      cli_archive_fn write);
 
 /* Docker's prune prompt: "<warning>\nAre you sure you want to continue?
  * [y/N] "; true when the answer starts with y or Y. */

@@ -121,37 +121,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    struct berth_error *err = NULL;
-    bool to_stdout = !output || streq(output, "-");
-    if (to_stdout && isatty(STDOUT_FILENO)) {
-        berth_error_set(&err, EINVAL,
-                        "cowardly refusing to save to a terminal. Use the -o flag or redirect");
-        return cli_fail(err, 1);
-    }
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    if (to_stdout) {
-        r = container_export(s, args[0], STDOUT_FILENO, &err);
-        return r < 0 ? cli_fail(err, 1) : 0;
-    }
-    /* Atomically: a temp file beside -o, renamed when complete. */
-    _cleanup_free_ char *tmp = xasprintf("%s.berth-tmp-XXXXXX", output);
-    _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-    if (fd < 0) {
-        berth_error_sys(&err, errno, "create '%s'", output);
-        return cli_fail(err, 1);
-    }
-    r = container_export(s, args[0], fd, &err);
-    if (r >= 0 && (fchmod(fd, 0644) < 0 || fsync(fd) < 0 || rename(tmp, output) < 0)) {
-        r = berth_error_sys(&err, errno, "write '%s'", output);
-    }
-    if (r < 0) {
-        unlink(tmp);
-        return cli_fail(err, 1);
-    }
-    return 0;
+    return cli_write_archive(cli, output, 0644, args[0], container_export);
 }
 
 int cmd_commit(struct cli *cli, int argc, char **argv)

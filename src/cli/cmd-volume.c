@@ -365,41 +365,8 @@ int cmd_volume_export(struct cli *cli, int argc, char **argv)
     if (r) {
         return r < 0 ? 0 : r;
     }
-    struct berth_error *err = NULL;
-    bool to_stdout = !output || streq(output, "-");
-    /* as `docker save`: a tar on a terminal helps nobody */
-    if (to_stdout && isatty(STDOUT_FILENO)) {
-        berth_error_set(&err, EINVAL,
-                        "cowardly refusing to save to a terminal. Use the -o flag or redirect");
-        return cli_fail(err, 1);
-    }
-    struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
-    }
-    if (to_stdout) {
-        r = volume_export(s, args[0], STDOUT_FILENO, &err);
-        return r < 0 ? cli_fail(err, 1) : 0;
-    }
-    /* a temp file renamed over -o only when the export is whole */
-    _cleanup_free_ char *tmp = xasprintf("%s.tmp-%d", output, (int)getpid());
-    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        berth_error_sys(&err, errno, "open '%s'", tmp);
-        return cli_fail(err, 1);
-    }
-    r = volume_export(s, args[0], fd, &err);
-    if (r >= 0 && fsync(fd) < 0) {
-        r = berth_error_sys(&err, errno, "write '%s'", output);
-    }
-    if (r >= 0 && rename(tmp, output) < 0) {
-        r = berth_error_sys(&err, errno, "rename to '%s'", output);
-    }
-    if (r < 0) {
-        unlink(tmp);
-        return cli_fail(err, 1);
-    }
-    return 0;
+    /* 0600: a volume's files can be secrets whatever their own modes */
+    return cli_write_archive(cli, output, 0600, args[0], volume_export);
 }
 
 int cmd_volume_import(struct cli *cli, int argc, char **argv)

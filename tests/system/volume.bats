@@ -248,6 +248,8 @@ Are you sure you want to continue? [y/N] " ]
   b volume export data > "$OUT/data.tar"
   [ "$(tar -tf "$OUT/data.tar" | head -1)" = ./ ]
   b volume export -o "$OUT/data2.tar" data
+  # readable by its owner only: a volume's files can be secrets
+  [ "$(stat -c %a "$OUT/data2.tar")" = 600 ]
   cmp "$OUT/data.tar" "$OUT/data2.tar"
   b volume rm data > /dev/null
 
