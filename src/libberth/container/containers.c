@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -18,6 +17,7 @@
 #include "basic/alloc.h"
 #include "basic/units.h"
 #include "basic/fileio.h"
+#include "basic/hexid.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
@@ -62,50 +62,6 @@ void container_record_list_free(struct container_record **l, size_t n)
 }
 
 /* ---- ids, names, times ---- */
-
-static int random_bytes(void *buf, size_t len, struct berth_error **err)
-{
-    uint8_t *p = buf;
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return berth_error_sys(err, errno, "getrandom");
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int random_id(char out[65], struct berth_error **err)
-{
-    uint8_t b[32];
-    int r = random_bytes(b, sizeof(b), err);
-    if (r < 0) {
-        return r;
-    }
-    for (size_t i = 0; i < sizeof(b); i++) {
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-    }
-    return 0;
-}
-
-static bool is_hex(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 /* Docker's rule, [a-zA-Z0-9][a-zA-Z0-9_.-]+: at least two characters. The
  * name later becomes a path component (logs, the API) and a hosts entry, so
@@ -1003,7 +959,7 @@ int container_record_create(struct store *s, json_t *body, const char *name, con
         return r;
     }
     char id[65];
-    r = random_id(id, err);
+    r = random_hex(id, 32, err);
     if (r < 0) {
         return r;
     }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/hexid.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
@@ -114,20 +115,6 @@ void image_info_list_free(struct image_info **l, size_t n)
         image_info_free(l[i]);
     }
     free(l);
-}
-
-static bool is_hex(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 static int not_found(const char *name, struct berth_error **err)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/random.h>
 
 #include "basic/alloc.h"
+#include "basic/hexid.h"
 #include "basic/sha256.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
@@ -24,43 +24,6 @@
 #define NETWORK_NAME_MAX 128
 
 /* ---- small helpers ---- */
-
-static int random_hex(char *out, size_t nbytes, struct berth_error **err)
-{
-    uint8_t b[32];
-    if (nbytes > sizeof(b)) {
-        abort();
-    }
-    size_t got = 0;
-    while (got < nbytes) {
-        ssize_t n = getrandom(b + got, nbytes - got, 0);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            return berth_error_sys(err, errno, "getrandom");
-        }
-        got += (size_t)n;
-    }
-    for (size_t i = 0; i < nbytes; i++) {
-        snprintf(out + 2 * i, 3, "%02x", b[i]);
-    }
-    return 0;
-}
-
-static bool is_hex(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-    if (n < min || n > max) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 static bool is_predefined_name(const char *name)
 {

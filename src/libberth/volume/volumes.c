@@ -23,12 +23,12 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "basic/alloc.h"
+#include "basic/hexid.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/strbuf.h"
@@ -390,28 +390,6 @@ static void now_rfc3339(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static int random_name(char **ret, struct berth_error **err)
-{
-    unsigned char b[32];
-    size_t got = 0;
-    while (got < sizeof(b)) {
-        ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            return berth_error_sys(err, errno, "getrandom");
-        }
-        got += (size_t)n;
-    }
-    char *s = xmalloc(65);
-    for (size_t i = 0; i < sizeof(b); i++) {
-        snprintf(s + 2 * i, 3, "%02x", b[i]);
-    }
-    *ret = s;
-    return 0;
-}
-
 /* ---- records -------------------------------------------------------------- */
 
 static json_t *json_or_object(const char *text)
@@ -580,7 +558,8 @@ int volume_create(struct store *s, const struct volume_create_opts *o, struct vo
     const char *name = o->name;
     int r;
     if (!name || !*name) {
-        r = random_name(&gen, err);
+        gen = xmalloc(65);
+        r = random_hex(gen, 32, err);
         if (r < 0) {
             return r;
         }
