@@ -619,13 +619,10 @@ int container_lock(struct store *s, const char *id, struct berth_error **err)
     return fd;
 }
 
-static int send_handoff(const char *ctl_path);
-
-int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
-                    int *ret_attach_fd, struct berth_error **err)
+int container_get_locked(struct store *s, const char *name_or_id, char **ret_id, int *ret_lock,
+                         struct container_record **ret, struct berth_error **err)
 {
-    _cleanup_free_ char *id = NULL, *now = NULL;
-    struct berth_runtime rt = container_runtime(s);
+    _cleanup_free_ char *id = NULL;
     int r = container_resolve(s, name_or_id, &id, err);
     if (r < 0) {
         return r;
@@ -634,8 +631,25 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     if (lock < 0) {
         return lock;
     }
+    r = container_record_get(s, id, ret, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret_id = TAKE_PTR(id);
+    *ret_lock = TAKE_FD(lock);
+    return 0;
+}
+
+static int send_handoff(const char *ctl_path);
+
+int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
+                    int *ret_attach_fd, struct berth_error **err)
+{
+    _cleanup_free_ char *id = NULL, *now = NULL;
+    struct berth_runtime rt = container_runtime(s);
+    _cleanup_close_ int lock = -1;
     _cleanup_(container_record_freep) struct container_record *c = NULL;
-    r = container_record_get(s, id, &c, err);
+    int r = container_get_locked(s, name_or_id, &id, &lock, &c, err);
     if (r < 0) {
         return r;
     }

@@ -68,6 +68,11 @@ struct container_start_opts {
  * cp/export/commit while they use a rootfs they may have mounted
  * themselves, so a start never finds it unmounted under it. */
 int container_lock(struct store *s, const char *id, struct berth_error **err);
+/* What every operation that changes one container starts with: resolve
+ * name_or_id, take its lock, read its record. *ret_lock is the lock (close
+ * it to release); on failure nothing is held. */
+int container_get_locked(struct store *s, const char *name_or_id, char **ret_id, int *ret_lock,
+                         struct container_record **ret, struct berth_error **err);
 
 /* Start a created or exited container. With attach, *ret_attach_fd is a
  * connected attach socket (monitor.h protocol) on which nothing of the

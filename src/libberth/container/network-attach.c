@@ -926,16 +926,10 @@ int network_attach_connect(struct store *s, const char *network, const char *con
                            struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, container, &id, err);
-    if (r < 0) {
-        return r;
-    }
-    _cleanup_close_ int lock = container_lock(s, id, err);
-    if (lock < 0) {
-        return lock;
-    }
+    _cleanup_close_ int lock = -1;
     _cleanup_(container_record_freep) struct container_record *c = NULL;
-    if ((r = container_record_get(s, id, &c, err)) < 0) {
+    int r = container_get_locked(s, container, &id, &lock, &c, err);
+    if (r < 0) {
         return r;
     }
     const char *mode = net_mode(c->body);
@@ -1006,16 +1000,10 @@ int network_attach_disconnect(struct store *s, const char *network, const char *
                               bool force, struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, container, &id, err);
-    if (r < 0) {
-        return r;
-    }
-    _cleanup_close_ int lock = container_lock(s, id, err);
-    if (lock < 0) {
-        return lock;
-    }
+    _cleanup_close_ int lock = -1;
     _cleanup_(container_record_freep) struct container_record *c = NULL;
-    if ((r = container_record_get(s, id, &c, err)) < 0) {
+    int r = container_get_locked(s, container, &id, &lock, &c, err);
+    if (r < 0) {
         return r;
     }
     _cleanup_(network_freep) struct network *n = NULL;
