@@ -76,6 +76,15 @@ int berth_error_prefix(struct berth_error **err, const char *fmt, ...)
     return -(*err)->code;
 }
 
+void berth_error_pass(struct berth_error **err, struct berth_error *e)
+{
+    if (err && !*err) {
+        *err = e;
+    } else {
+        berth_error_free(e);
+    }
+}
+
 void berth_error_free(struct berth_error *e)
 {
     if (!e) {

@@ -40,6 +40,9 @@ int berth_error_prefix(struct berth_error **err, const char *fmt, ...) _printf_(
 const char *berth_strerror(int errnum, char *buf, size_t len);
 
 void berth_error_free(struct berth_error *e);
+/* Hand e to the caller's err when it asked for one and has none yet, else
+ * free it: for an error kept aside while deciding whether it matters. */
+void berth_error_pass(struct berth_error **err, struct berth_error *e);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct berth_error *, berth_error_free)
 #define _cleanup_error_ _cleanup_(berth_error_freep)
 

@@ -379,11 +379,7 @@ static int publish_one(struct pub *p, const char *host_port, const char *endpoin
             return 0;
         }
         if (fixed || r != -EADDRINUSE || port == hi) {
-            if (err && !*err) {
-                *err = e;
-            } else {
-                berth_error_free(e);
-            }
+            berth_error_pass(err, e);
             return r;
         }
         berth_error_free(e);

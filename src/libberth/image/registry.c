@@ -1484,11 +1484,7 @@ static int do_request(struct registry *r, const struct req *q, struct resp *s, b
             continue;
         }
         if (k < 0) {
-            if (err && !*err) {
-                *err = e_err;
-            } else {
-                berth_error_free(e_err);
-            }
+            berth_error_pass(err, e_err);
             if (ret_dropped) {
                 *ret_dropped = dropped;
             }
@@ -1616,11 +1612,7 @@ int registry_get_blob(struct registry *r, const char *repo, const char *digest,
             continue;
         }
         if (k < 0) {
-            if (err && !*err) {
-                *err = e;
-            } else {
-                berth_error_free(e);
-            }
+            berth_error_pass(err, e);
             /* A transfer that broke (not our sink, not a status): say how
              * much of the blob came, so "truncated" is plain to see. */
             uint64_t got = q.range_from + s.delivered;

@@ -468,11 +468,7 @@ static int run_deletes(const char *batch, struct berth_error **err)
     }
     if (r == -EPERM || r == -ELIBACC || r == -ELIBBAD) {
         berth_error_prefix(&e, "firewall");
-        if (err && !*err) {
-            *err = e;
-        } else {
-            berth_error_free(e);
-        }
+        berth_error_pass(err, e);
         return r;
     }
     berth_error_free(e);
@@ -717,11 +713,7 @@ int fw_port_check_free(const struct fw_port *p, struct berth_error **err)
     if (r == -ENOENT) {
         berth_error_free(e);
     } else if (r < 0) {
-        if (err && !*err) {
-            *err = e;
-        } else {
-            berth_error_free(e);
-        }
+        berth_error_pass(err, e);
         return r;
     } else {
         doc = json_loads(out, 0, NULL);
@@ -760,11 +752,7 @@ int fw_fini(struct berth_error **err)
         return 0;
     }
     if (r < 0) {
-        if (err && !*err) {
-            *err = e;
-        } else {
-            berth_error_free(e);
-        }
+        berth_error_pass(err, e);
         return r;
     }
     json_t *doc = json_loads(out, 0, NULL);

@@ -943,11 +943,7 @@ int network_prune(struct store *s, const struct network_prune_opts *o, char ***r
         }
         if (rr < 0) {
             r = rr;
-            if (err && !*err) {
-                *err = e;
-            } else {
-                berth_error_free(e);
-            }
+            berth_error_pass(err, e);
             continue;
         }
         strv_push(&removed, x->name);
@@ -1301,11 +1297,7 @@ static int veth_end(const char *name, bool detach, struct berth_error **err)
         return 0;
     }
     if (r < 0) {
-        if (err && !*err) {
-            *err = e;
-        } else {
-            berth_error_free(e);
-        }
+        berth_error_pass(err, e);
     }
     return r;
 }
