@@ -76,3 +76,47 @@ bench_engines() {
     names+=(docker)
   fi
 }
+
+# bench_busybox_tar WORK: WORK/rootfs.tar, a static busybox and its applet
+# links with a root user: the one image every engine imports.
+bench_busybox_tar() {
+  local work=$1 a
+  file -L /bin/busybox | grep -q 'statically linked' || { echo "need a static /bin/busybox" >&2; return 1; }
+  mkdir -p "$work/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
+  cp /bin/busybox "$work/rootfs/bin/busybox"
+  for a in $("$work/rootfs/bin/busybox" --list); do
+    [ -e "$work/rootfs/bin/$a" ] || ln -s busybox "$work/rootfs/bin/$a"
+  done
+  echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
+  echo 'root:x:0:' > "$work/rootfs/etc/group"
+  tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+}
+
+# bench_state_fs WORK: sets fs (persistent state) and rt (runtime state).
+# Unless BENCH_FS=tmp, fs is a private journaled ext4 on a loop device and
+# rt a tmpfs, as /var/lib and /run are on a usual host: this VM's root is an
+# ext4 without a journal, where every file creation after a mass delete
+# costs 10-20x more, and /run is on it too. bench_state_fs_cleanup WORK
+# undoes it.
+bench_state_fs() {
+  local work=$1
+  fs=$work/state rt=$work/state
+  mkdir -p "$fs"
+  if [ "${BENCH_FS:-loop}" = loop ]; then
+    truncate -s 20G "$work/fs.img"
+    mkfs.ext4 -q -F "$work/fs.img"
+    losetup --direct-io=on -f --show "$work/fs.img" > "$work/loopdev"
+    mkdir -p "$work/fs" "$work/rt"
+    mount "$(cat "$work/loopdev")" "$work/fs"
+    mount -t tmpfs -o mode=0755 tmpfs "$work/rt"
+    fs=$work/fs rt=$work/rt
+  fi
+  echo "state on: $(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$fs"); runtime state on: $(findmnt -no FSTYPE -T "$rt")"
+}
+
+bench_state_fs_cleanup() {
+  local work=$1
+  [ -z "${fs:-}" ] || ! mountpoint -q "$fs" || umount "$fs"
+  [ -z "${rt:-}" ] || ! mountpoint -q "$rt" || umount "$rt"
+  [ ! -s "$work/loopdev" ] || losetup -d "$(cat "$work/loopdev")"
+}

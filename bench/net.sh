@@ -51,9 +51,7 @@ cleanup() {
   peer_kill_leftovers
   peer_umount_all
   peer_globals_cleanup
-  [ -z "${fs:-}" ] || ! mountpoint -q "$fs" || umount "$fs"
-  [ -z "${rt:-}" ] || ! mountpoint -q "$rt" || umount "$rt"
-  [ ! -s "$work/loopdev" ] || losetup -d "$(cat "$work/loopdev")"
+  bench_state_fs_cleanup "$work"
   # netavark leaves its iptables-nft tables (empty NETAVARK chains) behind
   # after the last network goes: remove the ones this run brought (after a
   # moment: podman's container cleanup runs netavark asynchronously)
@@ -71,28 +69,8 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 [ -x "$BERTH" ] || { echo "no berth at $BERTH (ninja -C build-release)" >&2; exit 1; }
-mkdir -p "$work/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$work/rootfs/bin/busybox"
-for a in $("$work/rootfs/bin/busybox" --list); do
-  [ -e "$work/rootfs/bin/$a" ] || ln -s busybox "$work/rootfs/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
-echo 'root:x:0:' > "$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
-# state on a private journaled ext4 and a tmpfs, as bench/run.sh (see there:
-# this VM's root ext4 has no journal and slows every file creation after a
-# mass delete); BENCH_FS=tmp keeps it in the temp dir
-fs=$work/state rt=$work/state
-mkdir -p "$fs"
-if [ "${BENCH_FS:-loop}" = loop ]; then
-  truncate -s 20G "$work/fs.img"
-  mkfs.ext4 -q -F "$work/fs.img"
-  losetup --direct-io=on -f --show "$work/fs.img" > "$work/loopdev"
-  mkdir -p "$work/fs" "$work/rt"
-  mount "$(cat "$work/loopdev")" "$work/fs"
-  mount -t tmpfs -o mode=0755 tmpfs "$work/rt"
-  fs=$work/fs rt=$work/rt
-fi
+bench_busybox_tar "$work"
+bench_state_fs "$work"
 bench_engines "$TOOLS" "$work" "$fs" "$rt" "$work/rootfs.tar"
 echo "host: $(uname -r), $(nproc) cpus; engines: ${names[*]}"
 

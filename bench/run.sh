@@ -70,9 +70,7 @@ cleanup() {
   peer_umount_all
   peer_globals_cleanup
   rmdir /sys/fs/cgroup/*/berth-bench-run 2>/dev/null
-  [ -z "${fs:-}" ] || ! mountpoint -q "$fs" || umount "$fs"
-  [ -z "${rt:-}" ] || ! mountpoint -q "$rt" || umount "$rt"
-  [ ! -s "$work/loopdev" ] || losetup -d "$(cat "$work/loopdev")"
+  bench_state_fs_cleanup "$work"
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -88,28 +86,10 @@ if [ ! -x "$BERTH" ] || [ "$BERTH" = "$here/../build-runbench/src/berth" ]; then
 fi
 
 # ---- the image: a static busybox and its applets, one tar for all --------
-file -L /bin/busybox | grep -q 'statically linked' || { echo "need a static /bin/busybox" >&2; exit 1; }
-mkdir -p "$work/rootfs"/{bin,etc,proc,sys,dev,tmp,root}
-cp /bin/busybox "$work/rootfs/bin/busybox"
-for a in $("$work/rootfs/bin/busybox" --list); do
-  [ -e "$work/rootfs/bin/$a" ] || ln -s busybox "$work/rootfs/bin/$a"
-done
-echo 'root:x:0:0:root:/root:/bin/sh' > "$work/rootfs/etc/passwd"
-echo 'root:x:0:' > "$work/rootfs/etc/group"
-tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+bench_busybox_tar "$work"
 
 # ---- where state lives (see the top) -------------------------------------
-fs=$work rt=$work
-if [ "${BENCH_FS:-loop}" = loop ]; then
-  truncate -s 20G "$work/fs.img"
-  mkfs.ext4 -q -F "$work/fs.img"
-  losetup --direct-io=on -f --show "$work/fs.img" > "$work/loopdev"
-  mkdir "$work/fs" "$work/rt"
-  mount "$(cat "$work/loopdev")" "$work/fs"
-  mount -t tmpfs -o mode=0755 tmpfs "$work/rt"
-  fs=$work/fs rt=$work/rt
-fi
-echo "state on: $(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$fs"); runtime state on: $(findmnt -no FSTYPE -T "$rt")"
+bench_state_fs "$work"
 
 # ---- the engines ---------------------------------------------------------
 bench_engines "$TOOLS" "$work" "$fs" "$rt" "$work/rootfs.tar"
