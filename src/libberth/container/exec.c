@@ -183,12 +183,8 @@ int container_exec(struct store *s, const char *name_or_id, const struct contain
         return r;
     }
     _cleanup_free_ char *id = NULL;
-    r = container_resolve(s, name_or_id, &id, err);
-    if (r < 0) {
-        return r;
-    }
     struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
+    r = container_resolve_state(s, name_or_id, &id, &st, err);
     if (r < 0) {
         return r;
     }

@@ -987,22 +987,32 @@ monitor_gone:
     return 0;
 }
 
-int container_resolve_status(struct store *s, const char *name_or_id, char **ret_id,
-                             char **ret_status, struct berth_error **err)
+int container_resolve_state(struct store *s, const char *name_or_id, char **ret_id,
+                            struct container_state_file *ret, struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL;
     int r = container_resolve(s, name_or_id, &id, err);
     if (r < 0) {
         return r;
     }
+    r = container_status(s, id, ret, err);
+    if (r < 0) {
+        return r;
+    }
+    *ret_id = TAKE_PTR(id);
+    return 0;
+}
+
+int container_resolve_status(struct store *s, const char *name_or_id, char **ret_id,
+                             char **ret_status, struct berth_error **err)
+{
     struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
+    int r = container_resolve_state(s, name_or_id, ret_id, &st, err);
     if (r < 0) {
         return r;
     }
     *ret_status = TAKE_PTR(st.status);
     container_state_file_release(&st);
-    *ret_id = TAKE_PTR(id);
     return 0;
 }
 

@@ -124,6 +124,10 @@ int container_boot(struct store *s, const char *id, bool *ret_started, struct be
 int container_status(struct store *s, const char *id, struct container_state_file *ret,
                      struct berth_error **err);
 
+/* The id of a name or id prefix and its corrected state (container_status);
+ * release *ret with container_state_file_release. */
+int container_resolve_state(struct store *s, const char *name_or_id, char **ret_id,
+                            struct container_state_file *ret, struct berth_error **err);
 /* The id of a name or id prefix and its corrected status ("running",
  * "paused", "exited", ...; malloc'd). */
 int container_resolve_status(struct store *s, const char *name_or_id, char **ret_id,

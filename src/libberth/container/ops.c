@@ -107,12 +107,8 @@ int container_restart(struct store *s, const char *name_or_id, int timeout,
                       struct berth_error **err)
 {
     _cleanup_free_ char *id = NULL;
-    int r = container_resolve(s, name_or_id, &id, err);
-    if (r < 0) {
-        return r;
-    }
     struct container_state_file st = {0};
-    r = container_status(s, id, &st, err);
+    int r = container_resolve_state(s, name_or_id, &id, &st, err);
     if (r < 0) {
         return r;
     }
