@@ -1,12 +1,15 @@
 #include "fileio.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc.h"
+#include "strv.h"
 
 int read_fd_full(int fd, size_t max, char **ret, size_t *ret_len, struct berth_error **err)
 {
@@ -243,4 +246,60 @@ int rm_rf_at(int dirfd, const char *name, struct berth_error **err)
         return berth_error_sys(err, errno, "rmdir '%s'", name);
     }
     return r;
+}
+
+/* A DIR of dfd's own (its offset shared with nobody else's reads). */
+static DIR *opendir_at(int dfd)
+{
+    int dup = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+    if (!d && dup >= 0) {
+        int e = errno;
+        close(dup);
+        errno = e;
+    }
+    return d;
+}
+
+int dir_is_empty(int dfd)
+{
+    DIR *d = opendir_at(dfd);
+    if (!d) {
+        return -errno;
+    }
+    int r = 1;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            r = 0;
+            break;
+        }
+    }
+    closedir(d);
+    return r;
+}
+
+int rm_rf_contents(int dfd, struct berth_error **err)
+{
+    DIR *d = opendir_at(dfd);
+    if (!d) {
+        return berth_error_sys(err, errno, "read directory");
+    }
+    /* Names first: removing while reading would skip entries. */
+    _cleanup_strv_free_ char **names = NULL;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            strv_push(&names, de->d_name);
+        }
+    }
+    closedir(d);
+    STRV_FOREACH(n, names)
+    {
+        int r = rm_rf_at(dfd, *n, err);
+        if (r < 0) {
+            return r;
+        }
+    }
+    return 0;
 }

@@ -36,5 +36,9 @@ int mkdir_p(const char *path, mode_t mode, struct berth_error **err);
 /* Remove name (file or tree) under dirfd without following symlinks and
  * without crossing into other mounts. Missing is success. */
 int rm_rf_at(int dirfd, const char *name, struct berth_error **err);
+/* rm_rf_at of everything in the directory dfd, which stays. */
+int rm_rf_contents(int dfd, struct berth_error **err);
+/* 1 when the directory dfd has no entries, 0 when it has, -errno. */
+int dir_is_empty(int dfd);
 
 #endif

@@ -611,54 +611,6 @@ rollback:
 
 /* ---- start -------------------------------------------------------------- */
 
-static int dir_is_empty(int dfd)
-{
-    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    if (fd < 0) {
-        return -errno;
-    }
-    DIR *d = fdopendir(fd);
-    if (!d) {
-        int e = -errno;
-        close(fd);
-        return e;
-    }
-    rewinddir(d);
-    int empty = 1;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-            empty = 0;
-            break;
-        }
-    }
-    closedir(d);
-    return empty;
-}
-
-static void empty_dir(int dfd)
-{
-    int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-    DIR *d = fd < 0 ? NULL : fdopendir(fd);
-    if (!d) {
-        safe_close(fd);
-        return;
-    }
-    rewinddir(d);
-    _cleanup_strv_free_ char **names = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-            strv_push(&names, de->d_name);
-        }
-    }
-    closedir(d);
-    STRV_FOREACH(n, names)
-    {
-        (void)rm_rf_at(dfd, *n, NULL);
-    }
-}
-
 /* Docker's copy-up: an empty volume mounted over image content gets that
  * content first. The destination is a path in an attacker-controlled
  * rootfs: it is resolved from rootfd inside the root (chase_open,
@@ -695,7 +647,7 @@ static int copy_up(struct store *s, const char *name, const char *data, int root
     log_debug("copy-up: '%s' into volume '%s'", dest, name);
     int r = container_tree_copy(src, dst, err);
     if (r < 0) {
-        empty_dir(dst);
+        (void)rm_rf_contents(dst, NULL);
         return berth_error_prefix(err, "copy '%s' into volume '%s'", dest, name);
     }
     return 0;

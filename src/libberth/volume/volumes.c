@@ -1059,54 +1059,6 @@ static int archive_source(int vdir, int fd, int *ret_fd, off_t *ret_off, struct 
 }
 
 /* Whether the directory has any entry. */
-static int dir_is_empty(int dfd)
-{
-    int dup = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-    if (!d) {
-        int e = errno;
-        safe_close(dup);
-        return -e;
-    }
-    struct dirent *de;
-    int r = 1;
-    while ((de = readdir(d))) {
-        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-            r = 0;
-            break;
-        }
-    }
-    closedir(d);
-    return r;
-}
-
-static int clear_dir(int dfd, struct berth_error **err)
-{
-    int dup = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
-    if (!d) {
-        int e = errno;
-        safe_close(dup);
-        return berth_error_sys(err, e, "read '_data'");
-    }
-    _cleanup_strv_free_ char **names = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!streq(de->d_name, ".") && !streq(de->d_name, "..")) {
-            strv_push(&names, de->d_name);
-        }
-    }
-    closedir(d);
-    STRV_FOREACH(n, names)
-    {
-        int r = rm_rf_at(dfd, *n, err);
-        if (r < 0) {
-            return r;
-        }
-    }
-    return 0;
-}
-
 /* The import with the volume's lock held; v exists. */
 static int import_locked(struct store *s, struct volume *v, int vdir, int fd, bool force,
                          struct berth_error **err)
@@ -1218,7 +1170,7 @@ static int import_locked(struct store *s, struct volume *v, int vdir, int fd, bo
         r = berth_error_sys(err, errno, "rewind");
     }
     if (r >= 0) {
-        r = clear_dir(dfd, err);
+        r = rm_rf_contents(dfd, err);
     }
     if (r >= 0) {
         r = layer_unpack(tmp, dfd, LAYER_APPLY, NULL, NULL, err);
