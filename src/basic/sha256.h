@@ -4,8 +4,9 @@
  * OpenSSL 3 costs 0.4-0.8 ms (configuration and provider loading), more
  * than `berth run` spends on most of its steps, and every container start
  * verifies its image's config blob. Small in-memory data (configs,
- * manifests) is hashed here; large streams (layers) still go through
- * OpenSSL, whose SHA-NI/AVX2 code is several times faster per byte.
+ * manifests) is hashed here; large streams (layers) go through
+ * libberth/common/digest.h, which loads OpenSSL (its SHA-NI/AVX2 code is
+ * several times faster per byte) once a stream passes 64 KiB.
  */
 #ifndef BERTH_BASIC_SHA256_H
 #define BERTH_BASIC_SHA256_H

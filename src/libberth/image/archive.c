@@ -19,9 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "basic/alloc.h"
+#include "libberth/common/digest.h"
 #include "libberth/common/dl.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
@@ -81,23 +80,6 @@ static int la_error(struct archive *a, struct berth_error **err, const char *wha
 }
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static void md_hex(EVP_MD_CTX *ctx, char out[72])
-{
-    unsigned char md[32];
-    unsigned int n = 0;
-    EVP_DigestFinal_ex(ctx, md, &n);
-    digest_format(md, out);
-}
-
-static EVP_MD_CTX *md_new(void)
-{
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    if (!c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
-        abort(); /* out of memory, as xmalloc */
-    }
-    return c;
-}
 
 static const char *layer_media_type(enum compression c)
 {
@@ -168,7 +150,7 @@ struct ingest {
     struct store *s;
     struct blob_writer *bw;
     struct decompressor *dec;
-    EVP_MD_CTX *raw, *plain;
+    struct digest *raw, *plain;
     uint64_t size;
 };
 
@@ -178,7 +160,7 @@ static int ingest_plain(const void *data, size_t len, void *userdata, struct ber
     (void)err;
     /* Plain input: the diff_id is the raw digest, no second hash needed. */
     if (decompressor_format(g->dec) != COMPRESSION_NONE) {
-        EVP_DigestUpdate(g->plain, data, len);
+        digest_update(g->plain, data, len);
     }
     return 0;
 }
@@ -187,8 +169,8 @@ static void ingest_release(struct ingest *g)
 {
     blob_writer_free(TAKE_PTR(g->bw));
     decompressor_free(TAKE_PTR(g->dec));
-    EVP_MD_CTX_free(TAKE_PTR(g->raw));
-    EVP_MD_CTX_free(TAKE_PTR(g->plain));
+    digest_free(TAKE_PTR(g->raw));
+    digest_free(TAKE_PTR(g->plain));
 }
 
 static int ingest_begin(struct store *s, int64_t expected_size, struct ingest *g,
@@ -203,15 +185,15 @@ static int ingest_begin(struct store *s, int64_t expected_size, struct ingest *g
         ingest_release(g);
         return r;
     }
-    g->raw = md_new();
-    g->plain = md_new();
+    g->raw = digest_sha256_new();
+    g->plain = digest_sha256_new();
     return 0;
 }
 
 static int ingest_feed(const void *data, size_t len, void *userdata, struct berth_error **err)
 {
     struct ingest *g = userdata;
-    EVP_DigestUpdate(g->raw, data, len);
+    digest_update(g->raw, data, len);
     int r = blob_writer_write(g->bw, data, len, err);
     if (r >= 0) {
         r = decompressor_feed(g->dec, data, len, err);
@@ -228,14 +210,19 @@ static int ingest_end(struct ingest *g, struct ingested *ret, struct berth_error
     int r = decompressor_finish(g->dec, err);
     if (r >= 0) {
         out.compression = decompressor_format(g->dec);
-        md_hex(g->raw, out.digest);
-        if (out.compression == COMPRESSION_GZIP || out.compression == COMPRESSION_ZSTD) {
-            md_hex(g->plain, out.diff_id);
+        r = digest_final_str(g->raw, out.digest);
+        if (r < 0) {
+            r = berth_error_set(err, EIO, "sha256 failed");
+        } else if (out.compression == COMPRESSION_GZIP || out.compression == COMPRESSION_ZSTD) {
+            r = digest_final_str(g->plain, out.diff_id);
+            if (r < 0) {
+                r = berth_error_set(err, EIO, "sha256 failed");
+            }
         } else {
             out.compression = COMPRESSION_NONE;
             memcpy(out.diff_id, out.digest, sizeof(out.digest));
         }
-        if (!blob_exists(g->s->blobs, out.digest)) {
+        if (r >= 0 && !blob_exists(g->s->blobs, out.digest)) {
             r = blob_writer_commit(TAKE_PTR(g->bw), NULL, err);
             out.blob_new = r >= 0;
         }
@@ -1315,14 +1302,14 @@ static void save_release(struct save *sv)
 struct copy_out {
     int fd;
     uint64_t n, limit;
-    EVP_MD_CTX *md;
+    struct digest *md;
 };
 
 static int copy_out(const void *data, size_t len, void *userdata, struct berth_error **err)
 {
     struct copy_out *c = userdata;
     if (c->md) {
-        EVP_DigestUpdate(c->md, data, len);
+        digest_update(c->md, data, len);
     }
     if (c->fd >= 0) {
         if (c->n + len > c->limit) {
@@ -1393,11 +1380,13 @@ static int save_layer_tar(struct save *sv, const struct image_layer_rec *l, cons
     if (streq(l->blob_digest, l->diff_id)) {
         return save_blob_as_is(sv, l->blob_digest, name, err);
     }
-    struct copy_out measure = {.fd = -1, .md = md_new()};
+    struct copy_out measure = {.fd = -1, .md = digest_sha256_new()};
     int r = decompress_blob(sv->s, l->blob_digest, &measure, err);
-    char got[72];
-    md_hex(measure.md, got);
-    EVP_MD_CTX_free(measure.md);
+    char got[DIGEST_STR_SIZE];
+    if (digest_final_str(measure.md, got) < 0 && r >= 0) {
+        r = berth_error_set(err, EIO, "layer '%s': sha256 failed", l->diff_id);
+    }
+    digest_free(measure.md);
     if (r >= 0 && !streq(got, l->diff_id)) {
         r = berth_error_set(err, EBADMSG, "stored blob '%s' decompresses to %s, not diff_id %s",
                             l->blob_digest, got, l->diff_id);

@@ -13,9 +13,8 @@
 #include <strings.h>
 #include <sys/stat.h>
 
-#include <openssl/evp.h>
-
 #include "basic/alloc.h"
+#include "basic/base64.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "libberth/common/json-util.h"
@@ -57,8 +56,8 @@ static char *encode_pair(const char *user, const char *secret)
 {
     char *up = xasprintf("%s:%s", user, secret ? secret : "");
     size_t n = strlen(up);
-    char *b64 = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)up, (int)n);
+    char *b64 = xmalloc(base64_encoded_len(n) + 1);
+    base64_encode(up, n, b64);
     auth_secret_free(up);
     return b64;
 }
@@ -138,28 +137,24 @@ static int entry_creds(json_t *e, char **ret_user, char **ret_secret)
         if (n > 65536) {
             return -EINVAL;
         }
-        unsigned char *buf = xmalloc(n + 4);
-        int k = EVP_DecodeBlock(buf, (const unsigned char *)a, (int)n);
-        if (k < 0) {
+        uint8_t *buf = xmalloc(n + 4);
+        size_t k = 0;
+        if (base64_decode(a, n, buf, &k) < 0) {
+            explicit_bzero(buf, n + 4);
             free(buf);
             return -EINVAL;
         }
-        /* EVP_DecodeBlock counts the '=' padding as zero bytes. */
-        while (n > 0 && a[n - 1] == '=' && k > 0) {
-            n--;
-            k--;
-        }
         buf[k] = '\0';
-        char *colon = memchr(buf, ':', (size_t)k);
+        char *colon = memchr(buf, ':', k);
         if (!colon || colon == (char *)buf) {
-            explicit_bzero(buf, (size_t)k);
+            explicit_bzero(buf, k);
             free(buf);
             return -EINVAL;
         }
         *colon = '\0';
         *ret_user = xstrdup((char *)buf);
         *ret_secret = xstrdup(colon + 1);
-        explicit_bzero(buf, (size_t)k);
+        explicit_bzero(buf, k);
         free(buf);
         return 0;
     }

@@ -20,12 +20,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
 #include "basic/strv.h"
+#include "libberth/common/digest.h"
 #include "libberth/image/decompress.h"
 #include "libberth/image/images.h"
 #include "libberth/image/layer.h"
@@ -54,7 +53,7 @@ struct layer_job {
     /* streaming state */
     struct blob_writer *bw;
     struct decompressor *dec;
-    EVP_MD_CTX *diff_hash;
+    struct digest *diff_hash;
     int pipe_w;
     uint64_t received, last_report;
     /* unpack thread */
@@ -94,9 +93,7 @@ static void emit(struct pull *p, enum pull_event_kind kind, const char *id, uint
 static int on_plain(const void *data, size_t len, void *userdata, struct berth_error **err)
 {
     struct layer_job *j = userdata;
-    if (EVP_DigestUpdate(j->diff_hash, data, len) != 1) {
-        return berth_error_set(err, EIO, "sha256 update failed");
-    }
+    digest_update(j->diff_hash, data, len);
     const char *b = data;
     while (len > 0) {
         ssize_t n = write(j->pipe_w, b, len);
@@ -170,14 +167,8 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
     j->mode = mode;
     j->unpack_r = 0;
     j->received = j->last_report = 0;
-    j->diff_hash = EVP_MD_CTX_new();
-    int r = 0;
-    if (!j->diff_hash || EVP_DigestInit_ex(j->diff_hash, EVP_sha256(), NULL) != 1) {
-        r = berth_error_set(err, ENOMEM, "sha256 init failed");
-    }
-    if (r >= 0) {
-        r = decompressor_new(on_plain, j, 0, &j->dec, err);
-    }
+    j->diff_hash = digest_sha256_new();
+    int r = decompressor_new(on_plain, j, 0, &j->dec, err);
     pthread_t th;
     bool started = false;
     if (r >= 0) {
@@ -236,12 +227,10 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
         }
     }
     if (r >= 0 && want_diff_id) {
-        unsigned char md[32];
-        unsigned int mdlen = 0;
-        char got[72];
-        EVP_DigestFinal_ex(j->diff_hash, md, &mdlen);
-        digest_format(md, got);
-        if (!streq(got, want_diff_id)) {
+        char got[DIGEST_STR_SIZE];
+        if (digest_final_str(j->diff_hash, got) < 0) {
+            r = berth_error_set(err, EIO, "layer '%s': sha256 failed", blob_digest);
+        } else if (!streq(got, want_diff_id)) {
             r = berth_error_set(err, EBADMSG,
                                 "layer '%s': uncompressed digest %s does not match the config's "
                                 "diff_id %s",
@@ -250,7 +239,7 @@ static int stream_layer(struct layer_job *j, const char *blob_digest, bool downl
     }
     blob_writer_free(TAKE_PTR(j->bw));
     decompressor_free(TAKE_PTR(j->dec));
-    EVP_MD_CTX_free(TAKE_PTR(j->diff_hash));
+    digest_free(TAKE_PTR(j->diff_hash));
     return r;
 }
 

@@ -26,11 +26,11 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
-#include <openssl/evp.h>
 
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/log.h"
+#include "basic/sha256.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
 #include "libberth/common/dl.h"
@@ -106,11 +106,12 @@ static void sleep_ms(uint64_t ms)
     }
 }
 
+/* Manifests are small (MANIFEST_MAX): the portable sha256 beats loading
+ * libcrypto for them. */
 static char *sha256_digest(const void *data, size_t len)
 {
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    uint8_t md[32];
+    sha256(data, len, md);
     char *s = xmalloc(7 + 64 + 1);
     memcpy(s, "sha256:", 7);
     for (unsigned i = 0; i < 32; i++) {

@@ -18,13 +18,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "basic/alloc.h"
 #include "basic/fileio.h"
 #include "basic/sha256.h"
 #include "basic/log.h"
 #include "basic/strv.h"
+#include "libberth/common/digest.h"
 
 #define DIGEST_PREFIX "sha256:"
 #define DIGEST_PREFIX_LEN (sizeof(DIGEST_PREFIX) - 1)
@@ -40,7 +39,7 @@ struct blob_store {
 
 struct blob_writer {
     struct blob_store *store;
-    EVP_MD_CTX *ctx;
+    struct digest *ctx;
     int fd;
     char *tmp_name;        /* name under tmp_fd, NULL once renamed or removed */
     char *expected_digest; /* NULL if unknown */
@@ -356,11 +355,7 @@ int blob_writer_new(struct blob_store *s, const char *expected_digest, int64_t e
     w->expected_digest = expected_digest ? xstrdup(expected_digest) : NULL;
     w->expected_size = expected_size;
     w->max_size = max_size;
-    w->ctx = EVP_MD_CTX_new();
-    if (!w->ctx || EVP_DigestInit_ex(w->ctx, EVP_sha256(), NULL) != 1) {
-        blob_writer_free(w);
-        return berth_error_set(err, ENOMEM, "initialise sha256");
-    }
+    w->ctx = digest_sha256_new();
     *ret = w;
     return 0;
 }
@@ -394,10 +389,7 @@ int blob_writer_write(struct blob_writer *w, const void *data, size_t len, struc
         w->failed = true;
         return berth_error_sys(err, -r, "write blob %s", writer_label(w));
     }
-    if (EVP_DigestUpdate(w->ctx, data, len) != 1) {
-        w->failed = true;
-        return berth_error_set(err, EIO, "blob %s: sha256 update failed", writer_label(w));
-    }
+    digest_update(w->ctx, data, len);
     w->offset += len;
     return 0;
 }
@@ -417,13 +409,10 @@ static int writer_commit(struct blob_writer *w, char **ret_digest, struct berth_
             err, EBADMSG, "blob %s: size mismatch (expected %" PRId64 " bytes, got %" PRIu64 ")",
             writer_label(w), w->expected_size, w->offset);
     }
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (EVP_DigestFinal_ex(w->ctx, md, &mdlen) != 1 || mdlen != 32) {
-        return berth_error_set(err, EIO, "blob %s: sha256 final failed", writer_label(w));
+    char got[DIGEST_STR_SIZE];
+    if (digest_final_str(w->ctx, got) < 0) {
+        return berth_error_set(err, EIO, "blob %s: sha256 failed", writer_label(w));
     }
-    char got[72];
-    digest_format(md, got);
     if (w->expected_digest && !streq(got, w->expected_digest)) {
         return berth_error_set(err, EBADMSG, "blob %s: digest mismatch (got %s)",
                                w->expected_digest, got);
@@ -488,7 +477,7 @@ void blob_writer_free(struct blob_writer *w)
     }
     free(w->tmp_name);
     free(w->expected_digest);
-    EVP_MD_CTX_free(w->ctx);
+    digest_free(w->ctx);
     free(w);
 }
 
