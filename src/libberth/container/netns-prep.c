@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "basic/fd-util.h"
+#include "basic/thread.h"
 
 static void *prep_thread(void *arg)
 {
@@ -38,7 +39,7 @@ static void *prep_thread(void *arg)
 void netns_prep_start(struct netns_prep *p)
 {
     *p = NETNS_PREP_NONE;
-    if (pthread_create(&p->thread, NULL, prep_thread, p) == 0) {
+    if (thread_start(&p->thread, prep_thread, p) == 0) {
         p->started = true;
     }
 }

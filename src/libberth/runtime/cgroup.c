@@ -25,6 +25,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -315,10 +316,56 @@ int cgroup_mode_from_mountinfo(const char *mountinfo, enum cgroup_mode *ret,
     return 0;
 }
 
+/* The host's mounts and this process's own cgroup do not change while one
+ * command runs (nor, for what is read here, between a runtime's create and
+ * the init it clones): each file is read once per process, the first time
+ * any thread asks (a command resolves its cgroup several times, and the
+ * reads showed up in profiles). A process that shares or copies this one's
+ * memory (the monitor, the container's init) finds them read. */
+struct once_file {
+    pthread_once_t once;
+    const char *path;
+    size_t max;
+    char *text;
+    int error; /* -errno of the read */
+};
+static struct once_file mountinfo_file = {PTHREAD_ONCE_INIT, "/proc/self/mountinfo", MOUNTINFO_MAX,
+                                          NULL, 0};
+static struct once_file self_cgroup_file = {PTHREAD_ONCE_INIT, "/proc/self/cgroup", SELF_CGROUP_MAX,
+                                            NULL, 0};
+
+static void read_mountinfo_once(void)
+{
+    struct once_file *f = &mountinfo_file;
+    f->error = read_file_at(AT_FDCWD, f->path, f->max, &f->text, NULL, NULL);
+}
+
+static void read_self_cgroup_once(void)
+{
+    struct once_file *f = &self_cgroup_file;
+    f->error = read_file_at(AT_FDCWD, f->path, f->max, &f->text, NULL, NULL);
+}
+
+static int once_file_get(struct once_file *f, void (*read_once)(void), const char **ret,
+                         struct berth_error **err)
+{
+    pthread_once(&f->once, read_once);
+    if (f->error < 0 || !f->text) {
+        return berth_error_sys(err, f->error < 0 ? -f->error : EIO, "read '%s'", f->path);
+    }
+    *ret = f->text;
+    return 0;
+}
+
+int cgroup_host_mountinfo(const char **ret, struct berth_error **err)
+{
+    return once_file_get(&mountinfo_file, read_mountinfo_once, ret, err);
+}
+
 int cgroup_detect_mode(enum cgroup_mode *ret, struct berth_error **err)
 {
-    _cleanup_free_ char *mi = NULL;
-    int r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mi, NULL, err);
+    const char *mi;
+    int r = cgroup_host_mountinfo(&mi, err);
     if (r < 0) {
         return r;
     }
@@ -590,17 +637,12 @@ int cgroup_new_sys(const struct cgroup_sys *sys, const char *cgroups_path, const
 int cgroup_new(const char *cgroups_path, const char *id, bool systemd, struct cgroup **ret,
                struct berth_error **err)
 {
-    /* The host's hierarchies and this process's own cgroup do not change
-     * while one command runs; read them once per process (a command calls
-     * this several times, and the reads show up in profiles). */
-    static char *mi, *self;
-    int r;
-    if (!mi &&
-        (r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", MOUNTINFO_MAX, &mi, NULL, err)) < 0) {
-        return r;
+    const char *mi = NULL, *self = NULL;
+    int r = cgroup_host_mountinfo(&mi, err);
+    if (r >= 0) {
+        r = once_file_get(&self_cgroup_file, read_self_cgroup_once, &self, err);
     }
-    if (!self &&
-        (r = read_file_at(AT_FDCWD, "/proc/self/cgroup", SELF_CGROUP_MAX, &self, NULL, err)) < 0) {
+    if (r < 0) {
         return r;
     }
     struct cgroup_sys sys = {.mountinfo = mi, .self_cgroup = self, .root = ""};

@@ -44,6 +44,10 @@ enum cgroup_mode {
 struct cgroup;
 
 int cgroup_detect_mode(enum cgroup_mode *ret, struct berth_error **err);
+/* The text of /proc/self/mountinfo, read at the first call of the process
+ * and kept (owned by the module): what the cgroup hierarchies are mounted
+ * as, for callers that parse it themselves (the init's /sys/fs/cgroup). */
+int cgroup_host_mountinfo(const char **ret, struct berth_error **err);
 
 /* Resolve where the container's cgroup lives; creates nothing. */
 int cgroup_new(const char *cgroups_path, const char *id, bool systemd, struct cgroup **ret,

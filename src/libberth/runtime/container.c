@@ -312,7 +312,7 @@ int berth_runtime_create(const struct berth_runtime *rt, const struct berth_crea
     }
     log_trace_point("create: state dir made");
     r = cgroup_new(spec->linux_.cgroups_path, o->id, rt->systemd_cgroup, &cg, err);
-    if (r >= 0) {
+    if (r >= 0 && !o->cgroup_prepared) {
         r = cgroup_create(cg, err);
     }
     if (r < 0) {
@@ -390,6 +390,24 @@ rollback:
     rm_rf_at(rootfd, o->id, NULL);
     free(s.dir);
     return r;
+}
+
+int berth_runtime_cgroup_prepare(const struct berth_runtime *rt, const char *cgroups_path,
+                                 const char *id, struct berth_error **err)
+{
+    _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+    int r = cgroup_new(cgroups_path, id, rt->systemd_cgroup, &cg, err);
+    return r < 0 ? r : cgroup_create(cg, err);
+}
+
+void berth_runtime_cgroup_discard(const struct berth_runtime *rt, const char *cgroups_path,
+                                  const char *id)
+{
+    _cleanup_(cgroup_freep) struct cgroup *cg = NULL;
+    _cleanup_error_ struct berth_error *e = NULL;
+    if (cgroup_new(cgroups_path, id, rt->systemd_cgroup, &cg, &e) >= 0) {
+        (void)cgroup_destroy(cg, &e);
+    }
 }
 
 int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct berth_error **err)

@@ -40,10 +40,23 @@ struct berth_create_opts {
      * it is not read and parsed again (and the state's copy is a hard link
      * of the bundle's file); NULL: read it from the bundle. */
     json_t *config;
+    /* Internal: berth_runtime_cgroup_prepare() made the config's cgroup;
+     * create takes it as it is (and removes it if it fails). */
+    bool cgroup_prepared;
 };
 
 int berth_runtime_create(const struct berth_runtime *rt, const struct berth_create_opts *o,
                          pid_t *ret_pid, struct berth_error **err);
+/* The cgroup a container with this cgroupsPath and id will have, made
+ * ahead of berth_runtime_create (the directories in every hierarchy, as
+ * create makes them): its ten mkdirs on a v1 host are the longest step of
+ * a create, and a caller that knows the path early can have them made in
+ * parallel with its other work. berth_runtime_cgroup_discard() removes it
+ * again when the create does not happen. */
+int berth_runtime_cgroup_prepare(const struct berth_runtime *rt, const char *cgroups_path,
+                                 const char *id, struct berth_error **err);
+void berth_runtime_cgroup_discard(const struct berth_runtime *rt, const char *cgroups_path,
+                                  const char *id);
 int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct berth_error **err);
 int berth_runtime_state(const struct berth_runtime *rt, const char *id,
                         struct container_state **ret, struct berth_error **err);

@@ -693,8 +693,11 @@ static _noreturn_ void init_main(struct linux_spawn *sp, int sync, bool userns)
         berth_error_sys(&e, errno, "setdomainname '%s'", s->domainname);
         child_fail(sync, e);
     }
-    struct rootfs_opts ro = {
-        .in_userns = userns, .new_cgroupns = cg && !cg->path, .idmapped_fds = sp->idmapped_fds};
+    const struct oci_namespace *mntns = oci_spec_namespace(s, CLONE_NEWNS);
+    struct rootfs_opts ro = {.in_userns = userns,
+                             .new_cgroupns = cg && !cg->path,
+                             .joined_mntns = mntns && mntns->path,
+                             .idmapped_fds = sp->idmapped_fds};
     for (size_t i = 0; i < s->linux_.n_uid_mappings; i++) {
         if (s->linux_.uid_mappings[i].container_id == 0) {
             ro.host_root_uid = s->linux_.uid_mappings[i].host_id;

@@ -24,6 +24,7 @@
 #include "basic/fileio.h"
 #include "basic/strbuf.h"
 #include "basic/strv.h"
+#include "libberth/runtime/cgroup.h"
 
 #ifndef TIOCGPTPEER
 #define TIOCGPTPEER _IO('T', 0x41)
@@ -315,8 +316,15 @@ static int mount_tmpcopyup(int dstfd, const struct oci_mount *m, struct berth_er
 static int mount_cgroups(int rootfd, const struct oci_mount *m, const struct rootfs_opts *o,
                          struct berth_error **err)
 {
-    _cleanup_free_ char *mi = NULL, *own = NULL;
-    int r = read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4u << 20, &mi, NULL, err);
+    /* The hierarchies as the runtime found them before the clone: a new
+     * mount namespace is a copy of that one, with the same cgroup mounts.
+     * A joined one is read. */
+    _cleanup_free_ char *own = NULL, *joined = NULL;
+    const char *mi = NULL;
+    int r = o->joined_mntns
+                ? read_file_at(AT_FDCWD, "/proc/self/mountinfo", 4u << 20, &joined, NULL, err)
+                : cgroup_host_mountinfo(&mi, err);
+    mi = joined ? joined : mi;
     if (r >= 0) {
         r = read_file_at(AT_FDCWD, "/proc/self/cgroup", 1u << 20, &own, NULL, err);
     }

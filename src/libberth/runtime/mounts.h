@@ -24,6 +24,7 @@
 struct rootfs_opts {
     bool in_userns;         /* mknod and some mounts are refused in a user namespace */
     bool new_cgroupns;      /* cgroup mounts show the container's cgroup as root */
+    bool joined_mntns;      /* an existing mount namespace (not a copy of the runtime's) */
     unsigned host_root_uid; /* the host uid of the container's root, for messages */
     /* Per config mount: a detached, already idmapped mount made by the
      * runtime (see linux.c), or -1. NULL when there is none. */
