@@ -160,8 +160,32 @@ int write_file_replace_at(int dirfd, const char *path, const void *data, size_t 
     return replace_at(dirfd, path, data, len, mode, false, err);
 }
 
+int write_file_new_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                      struct berth_error **err)
+{
+    _cleanup_close_ int fd =
+        openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "create '%s'", path);
+    }
+    int r = fchmod(fd, mode) < 0 ? -errno : write_all(fd, data, len);
+    if (r < 0) {
+        unlinkat(dirfd, path, 0);
+        return berth_error_sys(err, -r, "write '%s'", path);
+    }
+    return 0;
+}
+
 int mkdir_p(const char *path, mode_t mode, struct berth_error **err)
 {
+    /* Nearly every call finds the directory there (the store's paths at
+     * each command): one mkdir, not one per component. */
+    if (mkdir(path, mode) == 0 || errno == EEXIST) {
+        return 0;
+    }
+    if (errno != ENOENT) {
+        return berth_error_sys(err, errno, "mkdir '%s'", path);
+    }
     _cleanup_free_ char *p = xstrdup(path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/') {

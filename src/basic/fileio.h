@@ -28,6 +28,12 @@ int write_file_atomic_at(int dirfd, const char *path, const void *data, size_t l
  * machine anyway (runtime state under /run). */
 int write_file_replace_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
                           struct berth_error **err);
+/* Create a file that must not exist yet (O_EXCL, mode exactly as given) and
+ * write data: for files of a directory just made, which nobody reads
+ * before it is complete (no temp file and rename). On failure the file is
+ * removed. */
+int write_file_new_at(int dirfd, const char *path, const void *data, size_t len, mode_t mode,
+                      struct berth_error **err);
 int write_all(int fd, const void *data, size_t len);
 /* Read exactly len bytes; returns bytes read (short only at EOF) or -errno. */
 ssize_t read_all(int fd, void *buf, size_t len);

@@ -543,14 +543,15 @@ static int write_etc_files(struct store *s, int dirfd, json_t *body, const char 
      * user in it. */
     if (r >= 0) {
         /* No fsync: these are derived from the record and rewritten by any
-         * repair; a flush each would be most of create's cost. */
-        r = write_file_replace_at(dirfd, "hosts", hosts, strlen(hosts), 0644, err);
+         * repair; a flush each would be most of create's cost. Written in
+         * place: the directory is new, nothing reads them yet. */
+        r = write_file_new_at(dirfd, "hosts", hosts, strlen(hosts), 0644, err);
     }
     if (r >= 0) {
-        r = write_file_replace_at(dirfd, "hostname", hn, strlen(hn), 0644, err);
+        r = write_file_new_at(dirfd, "hostname", hn, strlen(hn), 0644, err);
     }
     if (r >= 0) {
-        r = write_file_replace_at(dirfd, "resolv.conf", resolv, strlen(resolv), 0644, err);
+        r = write_file_new_at(dirfd, "resolv.conf", resolv, strlen(resolv), 0644, err);
     }
     return r;
 }

@@ -267,8 +267,8 @@ static void cgroup_prep_finish(struct cgroup_prep *p)
 static int write_bundle(struct store *s, const struct container_record *c, const char *rootfs,
                         int netns_fd, json_t **ret_spec, struct berth_error **err)
 {
-    _cleanup_(image_info_freep) struct image_info *img = NULL;
-    int r = image_get(s, c->image_id, &img, err);
+    const struct image_config *config = NULL;
+    int r = image_config_get(s, c->image_id, &config, err);
     if (r < 0) {
         return r;
     }
@@ -294,8 +294,8 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     enum cgroup_mode mode;
     ctx.cgroup2 = cgroup_detect_mode(&mode, NULL) >= 0 && mode == CGROUP_MODE_UNIFIED;
     const char *user = body_str(c->body, "User");
-    if ((!user || !*user) && img->config) {
-        user = img->config->user;
+    if ((!user || !*user) && config) {
+        user = config->user;
     }
     struct container_user cu;
     log_trace_point("bundle: cgroup mode");
@@ -350,7 +350,7 @@ static int write_bundle(struct store *s, const struct container_record *c, const
     ctx.netns_path = netns;
     log_trace_point("bundle: inputs ready");
     _cleanup_json_ json_t *spec = NULL;
-    r = container_oci_spec(c->body, img->config, &ctx, &spec, err);
+    r = container_oci_spec(c->body, config, &ctx, &spec, err);
     if (r < 0) {
         return r;
     }

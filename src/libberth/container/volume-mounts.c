@@ -531,13 +531,13 @@ static int resolve_mounts(struct store *s, json_t *body, const struct image_conf
 int container_mounts_create(struct store *s, const char *id, json_t *body, const char *image_id,
                             struct berth_error **err)
 {
-    _cleanup_(image_info_freep) struct image_info *img = NULL;
-    int r = image_get(s, image_id, &img, err);
+    const struct image_config *config = NULL;
+    int r = image_config_get(s, image_id, &config, err);
     if (r < 0) {
         return r;
     }
     _cleanup_json_ json_t *list = NULL;
-    r = resolve_mounts(s, body, img->config, &list, err);
+    r = resolve_mounts(s, body, config, &list, err);
     if (r < 0) {
         return r;
     }

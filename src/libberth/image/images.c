@@ -313,6 +313,43 @@ int image_get(struct store *s, const char *id, struct image_info **ret, struct b
     return load_info(s, st, CONFIG_REQUIRED, ret, err);
 }
 
+int image_config_get(struct store *s, const char *id, const struct image_config **ret,
+                     struct berth_error **err)
+{
+    static char *cached_id;
+    static struct image_config *cached;
+    if (cached_id && streq(cached_id, id)) {
+        *ret = cached;
+        return 0;
+    }
+    /* The record first: a blob alone (another image's layer, a config
+     * whose image was removed) is not an image. */
+    _cleanup_free_ char *known = NULL;
+    int r = db_get_text(s->db, &known, NULL, "SELECT id FROM images WHERE id = ?", "s", id);
+    if (r == -ENOENT) {
+        return not_found(id, err);
+    }
+    if (r < 0) {
+        return db_get_text(s->db, &known, err, "SELECT id FROM images WHERE id = ?", "s", id);
+    }
+    _cleanup_free_ char *buf = NULL;
+    size_t len;
+    struct image_config *cfg = NULL;
+    r = blob_read(s->blobs, id, CONFIG_MAX, &buf, &len, err);
+    if (r >= 0) {
+        r = image_config_parse(buf, len, &cfg, err);
+    }
+    if (r < 0) {
+        return berth_error_prefix(err, "image '%s': config", id);
+    }
+    image_config_free(cached);
+    free(cached_id);
+    cached = cfg;
+    cached_id = xstrdup(id);
+    *ret = cached;
+    return 0;
+}
+
 /* As image_get, without failing on a missing or damaged config blob. */
 static int image_get_lenient(struct store *s, const char *id, struct image_info **ret,
                              struct berth_error **err)

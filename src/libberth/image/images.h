@@ -76,6 +76,13 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct image_info *, image_info_free)
 int image_resolve(struct store *s, const char *name, char **ret_id, struct berth_error **err);
 /* Load one image with its config. */
 int image_get(struct store *s, const char *id, struct image_info **ret, struct berth_error **err);
+/* Only the image's parsed config, owned by the module: an image id is the
+ * digest of its config, so what it parses to never changes; the last one
+ * asked for is kept for the life of the process (a `run` needs it three
+ * times, and image_get's four queries showed in every start). ENOENT for
+ * an id the store does not have. */
+int image_config_get(struct store *s, const char *id, const struct image_config **ret,
+                     struct berth_error **err);
 /* Every image, newest first. */
 int image_list(struct store *s, struct image_info ***ret, size_t *ret_n, struct berth_error **err);
 void image_info_list_free(struct image_info **l, size_t n);

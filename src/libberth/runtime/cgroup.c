@@ -2435,11 +2435,37 @@ static bool dev_rule_repeats(const struct res *res, size_t i)
     return false;
 }
 
+/* One device rule written to an already open devices.allow or .deny (the
+ * kernel takes one rule per write), or through knob_write when the file
+ * could not be kept open (or a test intercepts writes). */
+static int dev_write(struct cgroup *cg, const struct hier *h, int fd, const char *field,
+                     const char *file, const char *line, struct berth_error **err)
+{
+    if (fd < 0) {
+        return knob_write(cg, h, field, file, line, err);
+    }
+    size_t len = strlen(line);
+    ssize_t n = RETRY_EINTR(write(fd, line, len));
+    if (n >= 0 && (size_t)n == len) {
+        log_debug("cgroup: write '%s/%s' = '%s'", h->dir, file, line);
+        return 0;
+    }
+    return berth_error_sys(err, n < 0 ? errno : EIO, "%s: write '%s' = '%s'", field, file, line);
+}
+
 static int apply_devices_v1(struct cgroup *cg, const struct hier *h, const struct res *res,
                             struct berth_error **err)
 {
     size_t n_user = res->n_dev - ARRAY_SIZE(default_rules);
-    int r = knob_write(cg, h, RES ".devices", "devices.deny", "a", err);
+    /* Each file opened once for all the rules: reopening the cgroup's
+     * six-component path for each of 14 rules showed in every create. */
+    _cleanup_close_ int allow = -1, deny = -1;
+    if (!cg->sys.write_hook) {
+        _cleanup_close_ int dfd = open(h->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        allow = dfd < 0 ? -1 : openat(dfd, "devices.allow", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        deny = dfd < 0 ? -1 : openat(dfd, "devices.deny", O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    }
+    int r = dev_write(cg, h, deny, RES ".devices", "devices.deny", "a", err);
     for (size_t i = 0; r == 0 && i < res->n_dev; i++) {
         if (dev_rule_repeats(res, i)) {
             continue;
@@ -2451,8 +2477,9 @@ static int apply_devices_v1(struct cgroup *cg, const struct hier *h, const struc
         } else {
             snprintf(field, sizeof(field), RES ".devices (default rule)");
         }
-        r = knob_write(cg, h, field, res->dev[i].allow ? "devices.allow" : "devices.deny", line,
-                       err);
+        bool a = res->dev[i].allow;
+        r = dev_write(cg, h, a ? allow : deny, field, a ? "devices.allow" : "devices.deny", line,
+                      err);
     }
     return r;
 }
