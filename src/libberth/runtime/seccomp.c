@@ -19,6 +19,7 @@
 #include "basic/log.h"
 #include "basic/sha256.h"
 #include "libberth/common/json-util.h"
+#include "seccomp-bpf.h"
 
 /* Kernel flag bits newer than some uapi headers we may build against. */
 #ifndef SECCOMP_FILTER_FLAG_NEW_LISTENER
@@ -606,7 +607,32 @@ static void seccomp_ctx_releasep(scmp_filter_ctx *ctx)
     }
 }
 
-int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struct berth_error **err)
+/* libseccomp's program, then berth's rewrite of it (seccomp-bpf.h): the
+ * same verdicts in a fraction of the instructions, which the kernel
+ * converts, JITs and emulates at every container start. A program the
+ * rewrite does not handle, or does not shrink, is kept as it is. */
+static void shrink(struct sock_fprog *fprog)
+{
+    struct sock_filter *out = NULL;
+    size_t n = 0;
+    int r = seccomp_bpf_rewrite(fprog->filter, fprog->len, &out, &n);
+    if (r < 0) {
+        log_debug("seccomp: program of %u instructions kept as libseccomp made it: %s",
+                  (unsigned)fprog->len, strerror(-r));
+        return;
+    }
+    if (n >= fprog->len) {
+        free(out);
+        return;
+    }
+    log_debug("seccomp: program rewritten from %u to %zu instructions", (unsigned)fprog->len, n);
+    free(fprog->filter);
+    fprog->filter = out;
+    fprog->len = (unsigned short)n;
+}
+
+static int compile(json_t *profile, bool rewrite, struct seccomp_program **ret,
+                   struct berth_error **err)
 {
     if (!json_is_object(profile)) {
         return berth_error_set(err, EINVAL, WHERE ": expected an object");
@@ -713,6 +739,9 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struc
     if (r < 0) {
         return r;
     }
+    if (rewrite) {
+        shrink(&fprog);
+    }
     struct seccomp_program *prog = xcalloc(1, sizeof(*prog));
     prog->fprog = fprog;
     prog->flags = flags;
@@ -722,6 +751,17 @@ int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struc
         listener_metadata && *listener_metadata ? xstrdup(listener_metadata) : NULL;
     *ret = prog;
     return 0;
+}
+
+int seccomp_program_compile(json_t *profile, struct seccomp_program **ret, struct berth_error **err)
+{
+    return compile(profile, true, ret, err);
+}
+
+int seccomp_program_compile_unrewritten(json_t *profile, struct seccomp_program **ret,
+                                        struct berth_error **err)
+{
+    return compile(profile, false, ret, err);
 }
 
 /* ---- compiled programs cached by profile -------------------------------
@@ -753,8 +793,9 @@ static char *cache_key(json_t *profile)
     const struct scmp_version *v = seccomp_version();
     struct utsname u;
     uname(&u);
-    _cleanup_free_ char *salt = xasprintf("\ntree %u.%u.%u %s %s", v ? v->major : 0,
-                                          v ? v->minor : 0, v ? v->micro : 0, u.machine, u.release);
+    _cleanup_free_ char *salt =
+        xasprintf("\ntree rewrite %d %u.%u.%u %s %s", SECCOMP_BPF_REWRITE_VERSION, v ? v->major : 0,
+                  v ? v->minor : 0, v ? v->micro : 0, u.machine, u.release);
     /* basic/sha256.h, not OpenSSL: a container start must not pay for
      * OpenSSL's initialisation to name a cache file. */
     unsigned char md[32];

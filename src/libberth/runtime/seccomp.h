@@ -26,9 +26,14 @@ struct seccomp_program;
 /* Compile linux.seccomp (a JSON object). */
 int seccomp_program_compile(json_t *profile, struct seccomp_program **ret,
                             struct berth_error **err);
+/* The program is libseccomp's, rewritten by seccomp-bpf.h into a smaller
+ * one with the same verdicts. For tests: libseccomp's program as exported,
+ * without that rewrite. */
+int seccomp_program_compile_unrewritten(json_t *profile, struct seccomp_program **ret,
+                                        struct berth_error **err);
 /* The same, through a cache of compiled programs in cache_dir (created
- * 0700; NULL: no cache) keyed by the profile, libseccomp's version and the
- * machine. */
+ * 0700; NULL: no cache) keyed by the profile, libseccomp's version, the
+ * rewrite's version (SECCOMP_BPF_REWRITE_VERSION) and the machine. */
 int seccomp_program_compile_cached(json_t *profile, const char *cache_dir,
                                    struct seccomp_program **ret, struct berth_error **err);
 /* Install the filter on the calling thread. If the profile used
