@@ -355,8 +355,8 @@ static int entry_ids(struct archive_entry *e, const char *path, uid_t *uid, gid_
 static int apply_meta_at(struct archive_entry *e, int pfd, const char *name, const char *path,
                          bool is_symlink, struct berth_error **err)
 {
-    uid_t uid;
-    gid_t gid;
+    uid_t uid = 0;
+    gid_t gid = 0;
     int r = entry_ids(e, path, &uid, &gid, err);
     if (r < 0) {
         return r;
@@ -464,8 +464,8 @@ static int unpack_file(struct unpack *u, struct archive *a, struct archive_entry
     if (end != (uint64_t)size && ftruncate(fd, (off_t)size) < 0) {
         return berth_error_sys(err, errno, "truncate '%s'", path);
     }
-    uid_t uid;
-    gid_t gid;
+    uid_t uid = 0;
+    gid_t gid = 0;
     r = entry_ids(e, path, &uid, &gid, err);
     if (r < 0) {
         return r;
@@ -519,8 +519,8 @@ static int unpack_dir(struct unpack *u, struct archive_entry *e, int pfd, const 
     if (fd < 0) {
         return berth_error_sys(err, errno, "open '%s'", *path ? path : ".");
     }
-    uid_t uid;
-    gid_t gid;
+    uid_t uid = 0;
+    gid_t gid = 0;
     int r = entry_ids(e, path, &uid, &gid, err);
     if (r < 0) {
         return r;
