@@ -595,6 +595,9 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
         logdir_fd = -1;
     }
     int berth_fd = open("/proc/self/exe", O_PATH | O_CLOEXEC);
+    char nspath[64];
+    snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", (int)pid);
+    int hold_fd = open(nspath, O_RDONLY | O_CLOEXEC); /* -1: no matter */
     char *extra[] = {(char *)"--root", m->s->root, (char *)"--runroot", m->s->runroot, NULL};
     struct monitor_stub_args a = {
         .id = m->c->id,
@@ -613,6 +616,7 @@ static _noreturn_ void monitor_main(struct monitor_setup *m)
         .ctl_fd = m->ctl_fd,
         .health_interval_ms = container_health_interval_ms(m->s, m->c),
         .log_format = log_format,
+        .hold_fd = hold_fd,
         .extra = (const char *const *)extra,
     };
     monitor_exec_stub(&a, &err);

@@ -189,7 +189,8 @@ static long g_out = -1, g_err = -1, g_in = -1, g_listen = -1, g_sfd = -1;
 static long g_logdir = -1, g_logfd = -1, g_ctl = -1;
 static const char *g_logname;
 static unsigned long g_maxsize, g_maxfiles = 1, g_logsize;
-static int g_k8s; /* log format: 0 json-file, 1 k8s-file (argv[16]) */
+static int g_k8s;        /* log format: 0 json-file, 1 k8s-file (argv[16]) */
+static long g_hold = -1; /* closed once the exit frame is sent (argv[17]) */
 static int g_stdin_once, g_stdin_closing, g_init_done;
 static long g_status;
 static long g_health_ms, g_health_next, g_health_pid, g_health_berth = -1; /* health checks */
@@ -896,7 +897,7 @@ static void health_setup(char **argv, char **envp, long ms, long berth_fd)
     g_health_argv[n++] = (char *)"berth";
     g_health_argv[n++] = (char *)"container-health";
     g_health_argv[n++] = argv[1];
-    for (char **a = argv + 17; *a && n < HEALTH_ARGS_MAX + 3; a++) {
+    for (char **a = argv + 18; *a && n < HEALTH_ARGS_MAX + 3; a++) {
         g_health_argv[n++] = *a;
     }
     g_health_argv[n] = 0;
@@ -950,9 +951,9 @@ void stub_main(long *sp)
     long argc = sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc < 17) {
+    if (argc < 18) {
         say("berth-monitor: usage: berth-monitor ID PID OUT ERR IN SOCK LOGDIR LOGNAME MAXSIZE "
-            "MAXFILES READY BERTH STDINONCE CTL HEALTHMS LOGFORMAT [ARGS...]\n");
+            "MAXFILES READY BERTH STDINONCE CTL HEALTHMS LOGFORMAT HOLD [ARGS...]\n");
         sc1(__NR_exit_group, 125);
     }
     g_id = argv[1];
@@ -970,12 +971,13 @@ void stub_main(long *sp)
     g_stdin_once = argv[13][0] == '1';
     g_ctl = number(argv[14]);
     g_k8s = argv[16][0] == 'k'; /* "k8s-file"; anything else is json-file */
+    g_hold = number(argv[17]) > 2 ? number(argv[17]) : -1;
     health_setup(argv, envp, number(argv[15]), berth_fd);
     if (len(g_logname) > sizeof(g_path[0]) - 24) {
         g_logdir = -1; /* cannot be a real file name anyway */
     }
 
-    long keep[] = {g_out, g_err, g_in, g_listen, g_logdir, ready, berth_fd, g_ctl};
+    long keep[] = {g_out, g_err, g_in, g_listen, g_logdir, ready, berth_fd, g_ctl, g_hold};
     close_others(keep, (int)(sizeof(keep) / sizeof(keep[0])));
 
     set_signal(SIGTERM_, SIG_IGN_);
@@ -1174,6 +1176,10 @@ static void finish(char **argv, char **envp, long berth_fd)
     exitf[10] = (unsigned char)(g_status >> 8);
     exitf[11] = (unsigned char)g_status;
     broadcast(exitf, sizeof(exitf));
+    if (g_hold >= 0) {
+        sc1(__NR_close, g_hold);
+        g_hold = -1;
+    }
 
     /* Give clients a bounded time to take what is queued. */
     long deadline = now_ms() + FINAL_FLUSH_MS;
@@ -1237,12 +1243,12 @@ static void finish(char **argv, char **envp, long berth_fd)
     unsigned long none = 0;
     sc4(__NR_rt_sigprocmask, SIG_SETMASK_, &none, 0, 8);
 
-    /* argv is ours: the handler's argv is built in place over argv[13..16],
-     * keeping the extra arguments (argv[17..]) and the terminating NULL
+    /* argv is ours: the handler's argv is built in place over argv[14..17],
+     * keeping the extra arguments (argv[18..]) and the terminating NULL
      * where they are. */
     char status[24];
     status[put_dec(status, (unsigned long)(unsigned)g_status)] = 0;
-    char **hv = argv + 13;
+    char **hv = argv + 14;
     hv[0] = (char *)"berth";
     hv[1] = (char *)"container-exited";
     hv[2] = (char *)g_id;

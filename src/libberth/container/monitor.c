@@ -50,15 +50,22 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
         a->berth_fd < 0 || strchr(a->log_name, '/') || !*a->log_name) {
         return berth_error_set(err, EINVAL, "monitor: invalid arguments");
     }
-    const int fds[] = {a->stdout_fd, a->stderr_fd, a->stdin_fd, a->listen_fd,
-                       a->log_dirfd, a->ready_fd,  a->berth_fd, a->ctl_fd > 2 ? a->ctl_fd : -1};
+    const int fds[] = {a->stdout_fd,
+                       a->stderr_fd,
+                       a->stdin_fd,
+                       a->listen_fd,
+                       a->log_dirfd,
+                       a->ready_fd,
+                       a->berth_fd,
+                       a->ctl_fd > 2 ? a->ctl_fd : -1,
+                       a->hold_fd > 2 ? a->hold_fd : -1};
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
         int r = fds[i] < 0 ? 0 : fd_set_cloexec(fds[i], 0);
         if (r < 0) {
             return berth_error_sys(err, -r, "monitor: fd %d", fds[i]);
         }
     }
-    char f[8][16], pid[16], max_size[24], max_files[16];
+    char f[9][16], pid[16], max_size[24], max_files[16];
     for (size_t i = 0; i < ARRAY_SIZE(fds); i++) {
         fd_arg(f[i], sizeof(f[i]), fds[i]);
     }
@@ -70,7 +77,7 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     while (a->extra && a->extra[nextra]) {
         nextra++;
     }
-    const char **argv = xcalloc(18 + nextra, sizeof(char *));
+    const char **argv = xcalloc(19 + nextra, sizeof(char *));
     argv[0] = "berth-monitor";
     argv[1] = a->id;
     argv[2] = pid;
@@ -90,8 +97,9 @@ int monitor_exec_stub(const struct monitor_stub_args *a, struct berth_error **er
     snprintf(health, sizeof(health), "%llu", (unsigned long long)a->health_interval_ms);
     argv[15] = health;
     argv[16] = a->log_format == MONITOR_LOG_K8S_FILE ? "k8s-file" : "json-file";
+    argv[17] = f[8];
     for (size_t i = 0; i < nextra; i++) {
-        argv[17 + i] = a->extra[i];
+        argv[18 + i] = a->extra[i];
     }
 
     int stub = monitor_memfd();

@@ -158,7 +158,13 @@ struct monitor_stub_args {
     int ctl_fd;
     uint64_t health_interval_ms;        /* argv[15], 0: no health check */
     enum monitor_log_format log_format; /* argv[16] */
-    const char *const *extra;           /* argv[17...], NULL-terminated; may be NULL */
+    /* argv[17]; <= 2 means none. Held until the exit frame is sent, then
+     * closed: an fd of the container's mount namespace, so that its
+     * teardown (an unmount of every mount, an RCU grace period) is not
+     * part of the init's exit, which the caller waits for, but runs beside
+     * the caller's cleanup. */
+    int hold_fd;
+    const char *const *extra; /* argv[18...], NULL-terminated; may be NULL */
 };
 
 /* A container's log file in <root>/containers/<id>/ for its HostConfig
