@@ -39,35 +39,45 @@ static void fd_path(int fd, char buf[FD_PATH_MAX])
 
 /* Flags the kernel "locks" on a mount seen from a less privileged user
  * namespace: a bind remount must repeat them or it fails with EPERM. */
-static unsigned long locked_flags(const char *path)
+static unsigned long flags_of_statvfs(const struct statvfs *sv)
 {
-    struct statvfs sv;
     unsigned long f = 0;
-    if (statvfs(path, &sv) < 0) {
-        return 0;
-    }
-    if (sv.f_flag & ST_NOSUID) {
+    if (sv->f_flag & ST_NOSUID) {
         f |= MS_NOSUID;
     }
-    if (sv.f_flag & ST_NODEV) {
+    if (sv->f_flag & ST_NODEV) {
         f |= MS_NODEV;
     }
-    if (sv.f_flag & ST_NOEXEC) {
+    if (sv->f_flag & ST_NOEXEC) {
         f |= MS_NOEXEC;
     }
-    if (sv.f_flag & ST_RDONLY) {
+    if (sv->f_flag & ST_RDONLY) {
         f |= MS_RDONLY;
     }
-    if (sv.f_flag & ST_NOATIME) {
+    if (sv->f_flag & ST_NOATIME) {
         f |= MS_NOATIME;
     }
-    if (sv.f_flag & ST_NODIRATIME) {
+    if (sv->f_flag & ST_NODIRATIME) {
         f |= MS_NODIRATIME;
     }
-    if (sv.f_flag & ST_RELATIME) {
+    if (sv->f_flag & ST_RELATIME) {
         f |= MS_RELATIME;
     }
     return f;
+}
+
+static unsigned long locked_flags(const char *path)
+{
+    struct statvfs sv;
+    return statvfs(path, &sv) < 0 ? 0 : flags_of_statvfs(&sv);
+}
+
+/* The same for the mount fd is on, without a path walk (fstatfs accepts
+ * O_PATH fds). */
+static unsigned long locked_flags_fd(int fd)
+{
+    struct statvfs sv;
+    return fstatvfs(fd, &sv) < 0 ? 0 : flags_of_statvfs(&sv);
 }
 
 static bool is_dir_path(const char *path)
@@ -114,11 +124,56 @@ static int open_destination(int rootfd, const char *dest, bool file, unsigned ch
     return fd;
 }
 
+/* Set while rootfs_prepare/rootfs_finalize have saved the init's working
+ * directory and will restore it: mount targets are then reached as "." after
+ * fchdir to the destination's fd. That names the same mount point as
+ * /proc/self/fd/N (both stop at the fd's own path, the mount goes on top),
+ * without walking procfs on every mount: those walks were half the cost of
+ * each mount, and the dentries they made were torn down again at exit. */
+static bool cwd_movable;
+
+/* The path that mount(2) should get for the directory dstfd: "." after
+ * moving there, or the fd's /proc/self/fd/N link when that is not possible
+ * (a file, or a directory we may not search). */
+static const char *mount_target(int dstfd, char buf[FD_PATH_MAX])
+{
+    if (cwd_movable && fchdir(dstfd) == 0) {
+        return ".";
+    }
+    fd_path(dstfd, buf);
+    return buf;
+}
+
+/* Enter (and leave, with restore_cwd) a stretch where mount_target may move
+ * the cwd. Returns an O_PATH fd of the current cwd, or -1 if it cannot be
+ * restored (then targets go through /proc/self/fd). */
+static int save_cwd(void)
+{
+    int fd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0 && fchdir(fd) < 0) {
+        /* Not searchable (a user namespace): we could not come back. */
+        close(fd);
+        fd = -1;
+    }
+    cwd_movable = fd >= 0;
+    return fd;
+}
+
+static void restore_cwd(int *fd)
+{
+    if (*fd >= 0) {
+        (void)!fchdir(*fd);
+        close(*fd);
+        *fd = -1;
+    }
+    cwd_movable = false;
+}
+
 static int do_mount(const char *src, int dstfd, const char *dest, const char *type,
                     unsigned long flags, const char *data, struct berth_error **err)
 {
-    char p[FD_PATH_MAX];
-    fd_path(dstfd, p);
+    char buf[FD_PATH_MAX];
+    const char *p = mount_target(dstfd, buf);
     if (mount(src, p, type, flags, data) < 0) {
         return berth_error_sys(err, errno, "mount '%s' on '%s'%s%s", src ? src : "none", dest,
                                type ? " type " : "", type ? type : "");
@@ -137,22 +192,52 @@ static int reopen(int rootfd, const char *dest, unsigned chase_flags, struct ber
     return fd;
 }
 
+/* Whether apply_mount_attrs has anything to do for m: most mounts need
+ * nothing, and then the new mount is not even looked up again. */
+static bool mount_attrs_needed(const struct oci_mount *m)
+{
+    bool remount = (m->flags & MS_BIND) && (m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT));
+    return remount || m->propagation || m->rec_attr_set || m->rec_attr_clr;
+}
+
+/* Propagation of the mount fd names (m->propagation: one type, maybe with
+ * MS_REC), set through the fd with mount_setattr: no path is resolved. A
+ * kernel without it gets the same change from mount(2) on the fd's path. */
+static int set_propagation(int fd, const struct oci_mount *m, struct berth_error **err)
+{
+    struct mount_attr attr = {.propagation = m->propagation & ~MS_REC};
+    unsigned rec = (m->propagation & MS_REC) ? AT_RECURSIVE : 0;
+    if (mount_setattr(fd, "", AT_EMPTY_PATH | rec, &attr, sizeof(attr)) == 0) {
+        return 0;
+    }
+    if (errno == ENOSYS || errno == EINVAL) {
+        char buf[FD_PATH_MAX];
+        if (mount(NULL, mount_target(fd, buf), NULL, m->propagation, NULL) == 0) {
+            return 0;
+        }
+    }
+    return berth_error_sys(err, errno, "set propagation of '%s'", m->destination);
+}
+
 static int apply_mount_attrs(int rootfd, const struct oci_mount *m, int fd,
                              struct berth_error **err)
 {
-    char p[FD_PATH_MAX];
-    fd_path(fd, p);
     unsigned long extra = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
     if ((m->flags & MS_BIND) && extra) {
         /* Bind mounts ignore flags on the first call; remount to apply them,
          * keeping whatever the kernel locked on the source. */
-        unsigned long keep = locked_flags(p) & ~m->clear_flags;
-        if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | extra | keep, NULL) < 0) {
+        unsigned long keep = locked_flags_fd(fd) & ~m->clear_flags;
+        char buf[FD_PATH_MAX];
+        if (mount(NULL, mount_target(fd, buf), NULL, MS_REMOUNT | MS_BIND | extra | keep, NULL) <
+            0) {
             return berth_error_sys(err, errno, "remount '%s'", m->destination);
         }
     }
-    if (m->propagation && mount(NULL, p, NULL, m->propagation, NULL) < 0) {
-        return berth_error_sys(err, errno, "set propagation of '%s'", m->destination);
+    if (m->propagation) {
+        int r = set_propagation(fd, m, err);
+        if (r < 0) {
+            return r;
+        }
     }
     if (m->rec_attr_set || m->rec_attr_clr) {
         struct mount_attr attr = {.attr_set = m->rec_attr_set, .attr_clr = m->rec_attr_clr};
@@ -508,6 +593,37 @@ static int mount_cgroups(int rootfd, const struct oci_mount *m, const struct roo
     return 0;
 }
 
+/* A detached clone of a bind mount's source, made before the destination is
+ * opened: fstat of the clone tells whether the destination must be a file or
+ * a directory, which spares two more walks of the host path (stat for the
+ * type, access for existence). Returns the clone, -ENOSYS where the kernel
+ * has no open_tree (the caller falls back to the path-based bind), or a
+ * failure. */
+static int clone_bind_source(const struct oci_mount *m, bool *ret_file, struct berth_error **err)
+{
+    int tree =
+        open_tree(AT_FDCWD, m->source,
+                  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | ((m->flags & MS_REC) ? AT_RECURSIVE : 0));
+    if (tree < 0) {
+        if (errno == ENOSYS) {
+            return -ENOSYS;
+        }
+        if (errno == ENOENT || errno == ENOTDIR || errno == EACCES || errno == ELOOP ||
+            errno == ENAMETOOLONG) {
+            return berth_error_sys(err, errno, "bind mount source '%s'", m->source);
+        }
+        return berth_error_sys(err, errno, "bind mount '%s' on '%s'", m->source, m->destination);
+    }
+    struct stat st;
+    if (fstat(tree, &st) < 0) {
+        int e = errno;
+        close(tree);
+        return berth_error_sys(err, e, "bind mount source '%s'", m->source);
+    }
+    *ret_file = !S_ISDIR(st.st_mode);
+    return tree;
+}
+
 static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
                      const struct rootfs_opts *o, struct berth_error **err)
 {
@@ -519,9 +635,19 @@ static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
     /* proc and sysfs over a symlink would let an image aim runtime writes
      * at the host: refuse symlinks on their way (CVE-2019-16884). */
     unsigned cf = (streq(type, "proc") || streq(type, "sysfs")) ? CHASE_NO_SYMLINKS : 0;
-    bool file = bind && m->source && !is_dir_path(m->source);
-    if (bind && m->source && access(m->source, F_OK) < 0) {
-        return berth_error_sys(err, errno, "bind mount source '%s'", m->source);
+    bool file = false;
+    _cleanup_close_ int tree = -1;
+    if (bind && m->source && idmapped_fd < 0 && !(m->attrs & OCI_MOUNT_TMPCOPYUP)) {
+        tree = clone_bind_source(m, &file, err);
+        if (tree < 0 && tree != -ENOSYS) {
+            return tree;
+        }
+    }
+    if (tree < 0) {
+        file = bind && m->source && !is_dir_path(m->source);
+        if (bind && m->source && access(m->source, F_OK) < 0) {
+            return berth_error_sys(err, errno, "bind mount source '%s'", m->source);
+        }
     }
     _cleanup_close_ int fd = open_destination(rootfd, m->destination, file, cf, err);
     if (fd < 0) {
@@ -547,20 +673,21 @@ static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
                 return berth_error_sys(err, errno, "mount idmapped '%s' on '%s'", m->source,
                                        m->destination);
             }
+            if (!mount_attrs_needed(m)) {
+                return 0;
+            }
             _cleanup_close_ int top = reopen(rootfd, m->destination, cf, err);
             if (top < 0) {
                 return top;
             }
             return apply_mount_attrs(rootfd, m, top, err);
         }
-        /* A detached clone of the source, attached onto the destination's
-         * fd: afterwards that clone's fd names the new mount itself, so its
-         * flags and propagation are set through it, never by resolving the
-         * destination again (a shared volume could swap a component of it
-         * meanwhile and have a read-only flag land elsewhere: CVE-2021-30465). */
-        _cleanup_close_ int tree = open_tree(AT_FDCWD, m->source,
-                                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-                                                 ((m->flags & MS_REC) ? AT_RECURSIVE : 0));
+        /* The detached clone of the source is attached onto the
+         * destination's fd: afterwards that clone's fd names the new mount
+         * itself, so its flags and propagation are set through it, never by
+         * resolving the destination again (a shared volume could swap a
+         * component of it meanwhile and have a read-only flag land
+         * elsewhere: CVE-2021-30465). */
         if (tree >= 0) {
             if (move_mount(tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) <
                 0) {
@@ -568,10 +695,6 @@ static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
                                        m->destination);
             }
             return apply_mount_attrs(rootfd, m, tree, err);
-        }
-        if (errno != ENOSYS) {
-            return berth_error_sys(err, errno, "bind mount '%s' on '%s'", m->source,
-                                   m->destination);
         }
         int r =
             do_mount(m->source, fd, m->destination, NULL, MS_BIND | (m->flags & MS_REC), NULL, err);
@@ -599,6 +722,9 @@ static int mount_one(int rootfd, const struct oci_mount *m, int idmapped_fd,
         if (r < 0) {
             return r;
         }
+    }
+    if (!mount_attrs_needed(m)) {
+        return 0;
     }
     _cleanup_close_ int top = reopen(rootfd, m->destination, cf, err);
     if (top < 0) {
@@ -630,25 +756,28 @@ static bool dev_is_host_bind(const struct oci_spec *s)
 
 /* Create one device node below devfd: mknod, or (in a user namespace, where
  * mknod is refused) a bind mount of the host's node on an empty file. */
-static int make_device(int devfd, const char *name, char type, unsigned major, unsigned minor,
-                       mode_t mode, uid_t uid, gid_t gid, bool in_userns, struct berth_error **err)
+static int make_device(int devfd, int devfd_rw, const char *name, char type, unsigned major,
+                       unsigned minor, mode_t mode, uid_t uid, gid_t gid, bool in_userns,
+                       struct berth_error **err)
 {
     mode_t fmt = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
     const char *slash = strrchr(name, '/');
-    _cleanup_close_ int parent = -1;
+    _cleanup_close_ int sub_rw = -1;
     const char *leaf = name;
+    int dirfd_rw = devfd_rw;
     if (slash) {
         _cleanup_free_ char *dir = xstrndup(name, (size_t)(slash - name));
-        parent = chase_open(devfd, dir, O_PATH | O_DIRECTORY, CHASE_MKDIR | CHASE_NO_SYMLINKS);
+        _cleanup_close_ int parent =
+            chase_open(devfd, dir, O_PATH | O_DIRECTORY, CHASE_MKDIR | CHASE_NO_SYMLINKS);
         if (parent < 0) {
             return berth_error_sys(err, -parent, "device '/dev/%s'", name);
         }
+        sub_rw = openat(parent, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sub_rw < 0) {
+            return berth_error_sys(err, errno, "device '/dev/%s'", name);
+        }
+        dirfd_rw = sub_rw;
         leaf = slash + 1;
-    }
-    int dfd = parent >= 0 ? parent : devfd;
-    _cleanup_close_ int dirfd_rw = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dirfd_rw < 0) {
-        return berth_error_sys(err, errno, "device '/dev/%s'", name);
     }
     unlinkat(dirfd_rw, leaf, 0);
     if (!in_userns || fmt == S_IFIFO) {
@@ -697,6 +826,11 @@ static int setup_dev(int rootfd, const struct oci_spec *s, const struct rootfs_o
     if (dev_is_host_bind(s)) {
         return 0;
     }
+    /* One readable fd of /dev for every node and link made directly in it. */
+    _cleanup_close_ int rw = openat(devfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rw < 0) {
+        return berth_error_sys(err, errno, "open '/dev'");
+    }
     for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
         bool overridden = false;
         for (size_t k = 0; k < s->linux_.n_devices; k++) {
@@ -706,7 +840,7 @@ static int setup_dev(int rootfd, const struct oci_spec *s, const struct rootfs_o
         if (overridden) {
             continue;
         }
-        int r = make_device(devfd, defaults[i].name, 'c', defaults[i].major, defaults[i].minor,
+        int r = make_device(devfd, rw, defaults[i].name, 'c', defaults[i].major, defaults[i].minor,
                             0666, 0, 0, o->in_userns, err);
         if (r < 0) {
             return r;
@@ -718,16 +852,13 @@ static int setup_dev(int rootfd, const struct oci_spec *s, const struct rootfs_o
             return berth_error_set(err, EINVAL, "linux.devices[%zu].path: '%s' is not under /dev",
                                    k, d->path);
         }
-        int r = make_device(devfd, d->path + 5, d->type == 'u' ? 'c' : d->type, (unsigned)d->major,
-                            (unsigned)d->minor, d->has_mode ? d->file_mode : 0666,
-                            d->has_uid ? d->uid : 0, d->has_gid ? d->gid : 0, o->in_userns, err);
+        int r =
+            make_device(devfd, rw, d->path + 5, d->type == 'u' ? 'c' : d->type, (unsigned)d->major,
+                        (unsigned)d->minor, d->has_mode ? d->file_mode : 0666,
+                        d->has_uid ? d->uid : 0, d->has_gid ? d->gid : 0, o->in_userns, err);
         if (r < 0) {
             return r;
         }
-    }
-    _cleanup_close_ int rw = openat(devfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (rw < 0) {
-        return berth_error_sys(err, errno, "open '/dev'");
     }
     static const char *const links[][2] = {{"/proc/self/fd", "fd"},
                                            {"/proc/self/fd/0", "stdin"},
@@ -783,6 +914,9 @@ int rootfs_prepare(const struct oci_spec *spec, const struct rootfs_opts *o, int
     if (rootfd < 0) {
         return berth_error_sys(err, errno, "open rootfs '%s'", spec->root_path);
     }
+    /* Mount targets are reached through the cwd (see mount_target); the
+     * createContainer hooks that run next still start where the init was. */
+    _cleanup_(restore_cwd) int oldcwd = save_cwd();
     for (size_t i = 0; i < spec->n_mounts; i++) {
         int r =
             mount_one(rootfd, &spec->mounts[i], o->idmapped_fds ? o->idmapped_fds[i] : -1, o, err);
@@ -856,6 +990,26 @@ static int open_dev_null(struct berth_error **err)
     return fd;
 }
 
+/* Attach a detached clone of the mount under fd (non-recursive, as a plain
+ * bind) onto dstfd. Both ends are fds, so nothing is resolved by path.
+ * Returns -ENOSYS on kernels without open_tree. */
+static int bind_fd(int srcfd, int dstfd, unsigned clone_flags, const struct mount_attr *attr)
+{
+    _cleanup_close_ int tree =
+        open_tree(srcfd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | clone_flags);
+    if (tree < 0) {
+        return -errno;
+    }
+    if (attr &&
+        mount_setattr(tree, "", AT_EMPTY_PATH, (struct mount_attr *)attr, sizeof(*attr)) < 0) {
+        return -errno;
+    }
+    if (move_mount(tree, "", dstfd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0) {
+        return -errno;
+    }
+    return 0;
+}
+
 static int mask_path(int rootfd, int nullfd, const char *path, struct berth_error **err)
 {
     _cleanup_close_ int fd = chase_open(rootfd, path, O_PATH, CHASE_NO_SYMLINKS | CHASE_NOFOLLOW);
@@ -870,13 +1024,21 @@ static int mask_path(int rootfd, int nullfd, const char *path, struct berth_erro
         return berth_error_sys(err, errno, "mask '%s'", path);
     }
     char p[FD_PATH_MAX], n[FD_PATH_MAX];
-    fd_path(fd, p);
     if (S_ISDIR(st.st_mode)) {
-        if (mount("tmpfs", p, "tmpfs", MS_RDONLY, NULL) < 0) {
+        if (mount("tmpfs", mount_target(fd, p), "tmpfs", MS_RDONLY, NULL) < 0) {
             return berth_error_sys(err, errno, "mask '%s'", path);
         }
         return 0;
     }
+    /* The checked /dev/null, bound from its fd onto the file's fd. */
+    int r = bind_fd(nullfd, fd, 0, NULL);
+    if (r == 0) {
+        return 0;
+    }
+    if (r != -ENOSYS) {
+        return berth_error_sys(err, -r, "mask '%s'", path);
+    }
+    fd_path(fd, p);
     fd_path(nullfd, n);
     if (mount(n, p, NULL, MS_BIND, NULL) < 0) {
         return berth_error_sys(err, errno, "mask '%s'", path);
@@ -892,6 +1054,18 @@ static int readonly_path(int rootfd, const char *path, struct berth_error **err)
     }
     if (fd < 0) {
         return berth_error_sys(err, -fd, "read-only '%s'", path);
+    }
+    /* A recursive clone of the path, made read-only (its top mount only, as
+     * a bind remount would: every other flag stays) while still detached,
+     * then attached over the path. All through fds: the path is resolved
+     * once, not again after the bind. */
+    struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+    int r = bind_fd(fd, fd, AT_RECURSIVE, &ro);
+    if (r == 0) {
+        return 0;
+    }
+    if (r != -ENOSYS) {
+        return berth_error_sys(err, -r, "read-only '%s'", path);
     }
     char p[FD_PATH_MAX];
     fd_path(fd, p);
@@ -917,6 +1091,8 @@ int rootfs_finalize(const struct oci_spec *spec, const struct rootfs_opts *o,
     if (rootfd < 0) {
         return berth_error_sys(err, errno, "open '/'");
     }
+    /* Masked directories are mounted on through the cwd (mount_target). */
+    _cleanup_(restore_cwd) int oldcwd = save_cwd();
     if (l->masked_paths && l->masked_paths[0]) {
         _cleanup_close_ int nullfd = open_dev_null(err);
         if (nullfd < 0) {
