@@ -84,4 +84,19 @@ static inline void closep(int *fd)
         retry_r_;                                                                                  \
     })
 
+/* 1 in an AddressSanitizer build. ASan cannot follow a clone(CLONE_VM)
+ * child onto a stack of its own (it warns on stderr, which the tests read,
+ * and may report false errors): the two places that clone so fork instead
+ * in such builds; the plain build's tests cover them. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BERTH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BERTH_ASAN 1
+#endif
+#endif
+#ifndef BERTH_ASAN
+#define BERTH_ASAN 0
+#endif
+
 #endif

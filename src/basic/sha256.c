@@ -87,7 +87,9 @@ void sha256_update(struct sha256 *c, const void *data, size_t len)
     for (; len >= 64; p += 64, len -= 64) {
         block(c, p);
     }
-    memcpy(c->buf, p, len);
+    if (len) { /* p may be NULL for an empty input */
+        memcpy(c->buf, p, len);
+    }
     c->n_buf = len;
 }
 

@@ -665,8 +665,32 @@ static int spawner_entry(void *arg)
     _exit(g < 0 ? 1 : 0);
 }
 
+static int spawn_monitor_forked(struct monitor_setup *m, struct berth_error **err)
+{
+    pid_t child = fork();
+    if (child < 0) {
+        return berth_error_sys(err, errno, "start the monitor");
+    }
+    if (child == 0) {
+        setsid();
+        pid_t g = fork();
+        if (g == 0) {
+            close(m->ready_r);
+            monitor_main(m);
+        }
+        _exit(g < 0 ? 1 : 0);
+    }
+    int wst;
+    while (waitpid(child, &wst, 0) < 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
 static int spawn_monitor(struct monitor_setup *m, struct berth_error **err)
 {
+    if (BERTH_ASAN) {
+        return spawn_monitor_forked(m, err);
+    }
     /* One mapping: the monitor's stack above a guard page, the spawner's
      * below it, above a guard page of its own. An overflow faults instead
      * of writing into the CLI's memory. */
