@@ -48,10 +48,10 @@ int container_healthcheck_get(struct store *s, const struct container_record *c,
     (void)err;
     *ret = (struct container_healthcheck){0};
     json_t *bhc = json_object_get(c->body, "Healthcheck");
-    _cleanup_(image_info_freep) struct image_info *img = NULL;
+    const struct image_config *config = NULL;
     json_t *ihc = NULL;
-    if (image_get(s, c->image_id, &img, NULL) >= 0 && img->config) {
-        ihc = img->config->healthcheck;
+    if (image_config_get(s, c->image_id, &config, NULL) >= 0 && config) {
+        ihc = config->healthcheck;
     }
     /* An empty body Test inherits the image's; ["NONE"] disables either. */
     json_t *test = json_object_get(bhc, "Test");

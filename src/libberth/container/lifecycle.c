@@ -1473,9 +1473,9 @@ static int wait_stopped(struct store *s, const char *id, long ms)
 static int stop_signal(struct store *s, const struct container_record *c)
 {
     const char *sig = body_str(c->body, "StopSignal");
-    _cleanup_(image_info_freep) struct image_info *img = NULL;
-    if ((!sig || !*sig) && image_get(s, c->image_id, &img, NULL) >= 0 && img->config) {
-        sig = img->config->stop_signal;
+    const struct image_config *config = NULL;
+    if ((!sig || !*sig) && image_config_get(s, c->image_id, &config, NULL) >= 0 && config) {
+        sig = config->stop_signal;
     }
     int n = sig && *sig ? signal_from_string(sig) : SIGTERM;
     return n > 0 ? n : SIGTERM;

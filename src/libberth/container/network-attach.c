@@ -411,9 +411,9 @@ static int publish_all(struct store *s, const struct container_record *c, const 
                                     json_pack("[{s:s, s:s}]", "HostIp", "", "HostPort", ""));
             }
         }
-        _cleanup_(image_info_freep) struct image_info *img = NULL;
-        if (image_get(s, c->image_id, &img, NULL) >= 0 && img->config) {
-            STRV_FOREACH(e, img->config->exposed_ports)
+        const struct image_config *config = NULL;
+        if (image_config_get(s, c->image_id, &config, NULL) >= 0 && config) {
+            STRV_FOREACH(e, config->exposed_ports)
             {
                 if (!json_object_get(want, *e)) {
                     json_object_set_new(want, *e,

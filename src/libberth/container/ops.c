@@ -863,10 +863,10 @@ static bool prune_selected(struct store *s, const struct prune_filter *f,
         return true;
     }
     _cleanup_json_ json_t *labels = json_object();
-    _cleanup_(image_info_freep) struct image_info *img = NULL;
-    if (image_get(s, c->image_id, &img, NULL) >= 0 && img->config &&
-        json_is_object(img->config->labels)) {
-        json_object_update(labels, img->config->labels);
+    const struct image_config *config = NULL;
+    if (image_config_get(s, c->image_id, &config, NULL) >= 0 && config &&
+        json_is_object(config->labels)) {
+        json_object_update(labels, config->labels);
     }
     json_t *own = json_object_get(c->body, "Labels");
     if (json_is_object(own)) {

@@ -79,8 +79,9 @@ int image_get(struct store *s, const char *id, struct image_info **ret, struct b
 /* Only the image's parsed config, owned by the module: an image id is the
  * digest of its config, so what it parses to never changes; the last one
  * asked for is kept for the life of the process (a `run` needs it three
- * times, and image_get's four queries showed in every start). ENOENT for
- * an id the store does not have. */
+ * times, and image_get's four queries showed in every start). *ret is
+ * valid until the next call with another id. ENOENT for an id the store
+ * does not have. */
 int image_config_get(struct store *s, const char *id, const struct image_config **ret,
                      struct berth_error **err);
 /* Every image, newest first. */
