@@ -947,9 +947,17 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .restart_count = restarts,
     };
     log_trace_point("start: attached");
-    r = container_state_write(s->root, id, &run, err);
+    /* Handed off, the exit is this process's to handle, after this write
+     * whenever the container exits: "running" may then follow the start,
+     * written while the container runs instead of before. (Otherwise the
+     * monitor's exit handler could write "exited" first.) */
+    bool late = o && o->handoff_fd && *o->handoff_fd >= 0;
+    r = late ? 0 : container_state_write(s->root, id, &run, err);
     if (r >= 0) {
         r = berth_runtime_start(&rt, id, err);
+    }
+    if (r >= 0 && late) {
+        r = container_state_write(s->root, id, &run, err);
     }
     log_trace_point("start: started");
     if (r < 0) {
@@ -1100,6 +1108,25 @@ int container_status(struct store *s, const char *id, struct container_state_fil
          * file without the pid stays "restarting", as before. */
         if (ret->monitor_pid > 0 && !container_state_monitor_alive(ret)) {
             goto monitor_gone;
+        }
+        return 0;
+    }
+    if (streq(ret->status, "created") && ret->monitor_pid <= 0) {
+        /* A foreground run writes "running" just after the start (see
+         * container_start); a CLI killed in between leaves "created" with
+         * the container running, which the runtime knows. */
+        struct berth_runtime crt = container_runtime(s);
+        struct container_state *cs = NULL;
+        if (berth_runtime_state(&crt, id, &cs, NULL) >= 0) {
+            bool up = cs->status == STATUS_RUNNING || cs->status == STATUS_PAUSED;
+            pid_t pid = cs->pid;
+            container_state_free(cs);
+            if (up) {
+                free(ret->status);
+                ret->status = xstrdup("running");
+                ret->pid = pid;
+                return 0;
+            }
         }
         return 0;
     }
