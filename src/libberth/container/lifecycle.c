@@ -207,6 +207,9 @@ static int ensure_init_binary(struct store *s, char **ret, struct berth_error **
     return 0;
 }
 
+static int connect_attach(const char *path, struct berth_error **err);
+static int send_handoff(const char *ctl_path);
+
 /* Where a container's cgroup is, in every hierarchy. */
 static char *cgroups_path(const char *id)
 {
@@ -215,48 +218,124 @@ static char *cgroups_path(const char *id)
 
 /* The container's cgroup made by a thread (berth_runtime_cgroup_prepare)
  * while this one mounts the rootfs and writes the bundle: on a v1 host the
- * ten mkdirs are ~0.6 ms the critical path no longer waits for. Joined
- * before the monitor is started; removed again unless the container was
- * created (the runtime owns it from there). */
+ * ten mkdirs are ~0.6 ms the critical path no longer waits for. The monitor
+ * is started once the cgroup is there (cgroup_prep_wait); the cgroup is
+ * removed again unless the container was created (the runtime owns it from
+ * there).
+ *
+ * Then, for an attached start, the same thread connects to the attach
+ * socket and sends the monitor the exit handoff (both are queued until the
+ * monitor stub reads them): it does so while this thread is suspended in
+ * the monitor's vfork-style start and the init sets itself up, when the
+ * second CPU is otherwise idle. Its fds are CLOEXEC: a monitor or init
+ * that inherits one drops it at its exec. */
 struct cgroup_prep {
     struct berth_runtime rt;
     char *path;
     const char *id;
     pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
     bool started, joined, made, keep;
+    bool cgroup_done, job_posted; /* under mu */
+    /* the job after the cgroup (posted under mu) and its results */
+    const char *sock, *ctl;
+    bool want_attach, want_handoff;
+    int attach_fd, attach_errno, handoff_fd;
 };
 
 static void *cgroup_prep_thread(void *arg)
 {
     struct cgroup_prep *p = arg;
-    p->made = berth_runtime_cgroup_prepare(&p->rt, p->path, p->id, NULL) >= 0;
+    bool made = berth_runtime_cgroup_prepare(&p->rt, p->path, p->id, NULL) >= 0;
+    pthread_mutex_lock(&p->mu);
+    p->made = made;
+    p->cgroup_done = true;
+    pthread_cond_broadcast(&p->cv);
+    while (!p->job_posted) {
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (p->want_attach) {
+        struct berth_error *e = NULL;
+        p->attach_fd = connect_attach(p->sock, &e);
+        p->attach_errno = e ? e->code : 0;
+        berth_error_free(e);
+        if (p->attach_fd >= 0 && p->want_handoff) {
+            p->handoff_fd = send_handoff(p->ctl);
+        }
+    }
     return NULL;
 }
 
 static void cgroup_prep_start(struct cgroup_prep *p, struct store *s, const char *id)
 {
-    *p = (struct cgroup_prep){.rt = container_runtime(s), .path = cgroups_path(id), .id = id};
+    *p = (struct cgroup_prep){.rt = container_runtime(s),
+                              .path = cgroups_path(id),
+                              .id = id,
+                              .attach_fd = -1,
+                              .handoff_fd = -1};
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
     p->started = thread_start(&p->thread, cgroup_prep_thread, p) == 0;
 }
 
-/* Whether the cgroup is ready for the runtime. */
-static bool cgroup_prep_join(struct cgroup_prep *p)
+/* Hand the thread its second job (want_attach false: none). Once only. */
+static void cgroup_prep_post(struct cgroup_prep *p, const char *sock, const char *ctl,
+                             bool want_attach, bool want_handoff)
+{
+    if (!p->started) {
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    if (!p->job_posted) {
+        p->sock = sock;
+        p->ctl = ctl;
+        p->want_attach = want_attach;
+        p->want_handoff = want_handoff;
+        p->job_posted = true;
+        pthread_cond_broadcast(&p->cv);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Wait until the cgroup is made (or the thread gave up): whether it is
+ * ready for the runtime. */
+static bool cgroup_prep_wait(struct cgroup_prep *p)
+{
+    if (!p->started) {
+        return false;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (!p->cgroup_done) {
+        pthread_cond_wait(&p->cv, &p->mu);
+    }
+    bool made = p->made;
+    pthread_mutex_unlock(&p->mu);
+    return made;
+}
+
+static void cgroup_prep_join(struct cgroup_prep *p)
 {
     if (p->started && !p->joined) {
+        cgroup_prep_post(p, NULL, NULL, false, false);
         pthread_join(p->thread, NULL);
         p->joined = true;
     }
-    return p->made;
 }
 
 static void cgroup_prep_finish(struct cgroup_prep *p)
 {
     if (p->started) {
-        (void)cgroup_prep_join(p);
+        cgroup_prep_join(p);
         if (!p->keep) {
             /* Whatever the thread (or the monitor) made of it. */
             berth_runtime_cgroup_discard(&p->rt, p->path, p->id);
         }
+        safe_close(p->attach_fd);
+        safe_close(p->handoff_fd);
+        pthread_mutex_destroy(&p->mu);
+        pthread_cond_destroy(&p->cv);
     }
     free(p->path);
 }
@@ -801,8 +880,6 @@ int container_get_locked(struct store *s, const char *name_or_id, char **ret_id,
     return 0;
 }
 
-static int send_handoff(const char *ctl_path);
-
 int container_start(struct store *s, const char *name_or_id, const struct container_start_opts *o,
                     int *ret_attach_fd, struct berth_error **err)
 {
@@ -873,6 +950,8 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         (void)container_rootfs_unmount(s, id, NULL);
         return ctl_fd;
     }
+    bool want_attach = o && o->attach, want_handoff = want_attach && o->handoff_fd;
+    cgroup_prep_post(&cgp, sock, ctl, want_attach, want_handoff);
     bool tty = json_is_true(json_object_get(c->body, "Tty"));
     bool open_stdin = json_is_true(json_object_get(c->body, "OpenStdin"));
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, ready[2] = {-1, -1};
@@ -899,7 +978,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .in_w = inp[1],
         .tty = tty,
         .stdin_once = json_is_true(json_object_get(c->body, "StdinOnce")),
-        .cgroup_prepared = cgroup_prep_join(&cgp),
+        .cgroup_prepared = cgroup_prep_wait(&cgp),
     };
     m.ready_r = ready[0];
     r = spawn_monitor(&m, err);
@@ -921,15 +1000,27 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         goto kill_rollback;
     }
     int attach = -1;
-    if (o && o->attach) {
+    if (want_attach && cgp.started) {
+        /* Made by the helper while the monitor started. */
+        cgroup_prep_join(&cgp);
+        attach = TAKE_FD(cgp.attach_fd);
+        if (attach < 0) {
+            r = berth_error_sys(err, cgp.attach_errno ? cgp.attach_errno : EIO, "attach to '%s'",
+                                sock);
+            goto kill_rollback;
+        }
+        if (want_handoff) {
+            *o->handoff_fd = TAKE_FD(cgp.handoff_fd);
+        }
+    } else if (want_attach) {
         attach = connect_attach(sock, err);
         if (attach < 0) {
             r = attach;
             goto kill_rollback;
         }
-        if (o->handoff_fd) {
+        if (want_handoff) {
             /* Before the start: the monitor has the fd when the container
-             * exits, however fast. The pipe is made after the fork, so the
+             * exits, however fast. Made after the monitor's start, so the
              * monitor never holds its write end itself. */
             *o->handoff_fd = send_handoff(ctl);
         }
@@ -954,7 +1045,10 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     bool late = o && o->handoff_fd && *o->handoff_fd >= 0;
     r = late ? 0 : container_state_write(s->root, id, &run, err);
     if (r >= 0) {
-        r = berth_runtime_start(&rt, id, err);
+        /* berth's own configs have no hooks, and this process holds the
+         * container's lock: the short way (see berth_runtime_start_created). */
+        r = json_object_get(spec, "hooks") ? berth_runtime_start(&rt, id, err)
+                                           : berth_runtime_start_created(&rt, id, err);
     }
     if (r >= 0 && late) {
         r = container_state_write(s->root, id, &run, err);

@@ -410,6 +410,27 @@ void berth_runtime_cgroup_discard(const struct berth_runtime *rt, const char *cg
     }
 }
 
+int berth_runtime_start_created(const struct berth_runtime *rt, const char *id,
+                                struct berth_error **err)
+{
+    int r = container_id_validate(id, err);
+    if (r < 0) {
+        return r;
+    }
+    _cleanup_free_ char *dir = xasprintf("%s/%s", rt->root, id);
+    _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    _cleanup_close_ int fd =
+        dfd < 0 ? -1 : openat(dfd, "exec.fifo", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return berth_error_sys(err, errno, "container '%s' is not waiting to start", id);
+    }
+    if (write(fd, "0", 1) != 1) {
+        return berth_error_sys(err, errno, "start container '%s'", id);
+    }
+    unlinkat(dfd, "exec.fifo", 0);
+    return 0;
+}
+
 int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct berth_error **err)
 {
     _cleanup_(container_state_freep) struct container_state *s = NULL;

@@ -58,6 +58,13 @@ int berth_runtime_cgroup_prepare(const struct berth_runtime *rt, const char *cgr
 void berth_runtime_cgroup_discard(const struct berth_runtime *rt, const char *cgroups_path,
                                   const char *id);
 int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct berth_error **err);
+/* The start of a container the caller has just created, whose config has
+ * no hooks, under the caller's own lock: the exec fifo written without
+ * loading, locking and re-checking the runtime state. A fifo with a reader
+ * is a created container waiting for its start; without a reader (the
+ * init died) the open fails with ENXIO and nothing starts. */
+int berth_runtime_start_created(const struct berth_runtime *rt, const char *id,
+                                struct berth_error **err);
 int berth_runtime_state(const struct berth_runtime *rt, const char *id,
                         struct container_state **ret, struct berth_error **err);
 int berth_runtime_kill(const struct berth_runtime *rt, const char *id, int sig, bool all,
