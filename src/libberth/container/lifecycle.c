@@ -239,7 +239,9 @@ struct cgroup_prep {
     bool started, joined, made, keep;
     bool cgroup_done, job_posted; /* under mu */
     /* the job after the cgroup (posted under mu) and its results */
-    const char *sock, *ctl;
+    char *sock, *ctl;
+    char *rootfs;   /* with binds: file bind destinations to make */
+    char *binds[4]; /* NULL-terminated */
     bool want_attach, want_handoff;
     int attach_fd, attach_errno, handoff_fd;
 };
@@ -256,6 +258,9 @@ static void *cgroup_prep_thread(void *arg)
         pthread_cond_wait(&p->cv, &p->mu);
     }
     pthread_mutex_unlock(&p->mu);
+    if (p->rootfs && p->binds[0]) {
+        berth_runtime_precreate_binds(p->rootfs, (const char *const *)p->binds);
+    }
     if (p->want_attach) {
         struct berth_error *e = NULL;
         p->attach_fd = connect_attach(p->sock, &e);
@@ -280,17 +285,35 @@ static void cgroup_prep_start(struct cgroup_prep *p, struct store *s, const char
     p->started = thread_start(&p->thread, cgroup_prep_thread, p) == 0;
 }
 
-/* Hand the thread its second job (want_attach false: none). Once only. */
-static void cgroup_prep_post(struct cgroup_prep *p, const char *sock, const char *ctl,
-                             bool want_attach, bool want_handoff)
+/* Hand the thread its second job (want_attach false and no spec: none).
+ * Once only. The file bind destinations it makes are those of the config
+ * among /etc/hosts, /etc/hostname and /etc/resolv.conf (berth's own). */
+static void cgroup_prep_post(struct cgroup_prep *p, const char *rootfs, json_t *spec,
+                             const char *sock, const char *ctl, bool want_attach, bool want_handoff)
 {
     if (!p->started) {
         return;
     }
     pthread_mutex_lock(&p->mu);
     if (!p->job_posted) {
-        p->sock = sock;
-        p->ctl = ctl;
+        size_t i, n = 0;
+        json_t *m;
+        json_array_foreach(json_object_get(spec, "mounts"), i, m)
+        {
+            const char *d = json_string_value(json_object_get(m, "destination"));
+            const char *t = json_string_value(json_object_get(m, "type"));
+            if (d && t && streq(t, "bind") && n < ARRAY_SIZE(p->binds) - 1 &&
+                (streq(d, "/etc/hosts") || streq(d, "/etc/hostname") ||
+                 streq(d, "/etc/resolv.conf"))) {
+                p->binds[n++] = xstrdup(d);
+            }
+        }
+        p->binds[n] = NULL;
+        /* Copies: the thread may outlive the caller's strings (a detached
+         * start joins it at the very end). */
+        p->rootfs = rootfs ? xstrdup(rootfs) : NULL;
+        p->sock = sock ? xstrdup(sock) : NULL;
+        p->ctl = ctl ? xstrdup(ctl) : NULL;
         p->want_attach = want_attach;
         p->want_handoff = want_handoff;
         p->job_posted = true;
@@ -318,7 +341,7 @@ static bool cgroup_prep_wait(struct cgroup_prep *p)
 static void cgroup_prep_join(struct cgroup_prep *p)
 {
     if (p->started && !p->joined) {
-        cgroup_prep_post(p, NULL, NULL, false, false);
+        cgroup_prep_post(p, NULL, NULL, NULL, NULL, false, false);
         pthread_join(p->thread, NULL);
         p->joined = true;
     }
@@ -334,6 +357,10 @@ static void cgroup_prep_finish(struct cgroup_prep *p)
         }
         safe_close(p->attach_fd);
         safe_close(p->handoff_fd);
+        free(p->rootfs), free(p->sock), free(p->ctl);
+        for (size_t i = 0; p->binds[i]; i++) {
+            free(p->binds[i]);
+        }
         pthread_mutex_destroy(&p->mu);
         pthread_cond_destroy(&p->cv);
     }
@@ -951,7 +978,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         return ctl_fd;
     }
     bool want_attach = o && o->attach, want_handoff = want_attach && o->handoff_fd;
-    cgroup_prep_post(&cgp, sock, ctl, want_attach, want_handoff);
+    cgroup_prep_post(&cgp, rootfs, spec, sock, ctl, want_attach, want_handoff);
     bool tty = json_is_true(json_object_get(c->body, "Tty"));
     bool open_stdin = json_is_true(json_object_get(c->body, "OpenStdin"));
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, ready[2] = {-1, -1};

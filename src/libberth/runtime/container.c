@@ -21,6 +21,7 @@
 #include "common/json-util.h"
 #include "hooks.h"
 #include "linux.h"
+#include "mounts.h"
 #include "seccomp.h"
 
 int signal_from_string(const char *s)
@@ -407,6 +408,15 @@ void berth_runtime_cgroup_discard(const struct berth_runtime *rt, const char *cg
     _cleanup_error_ struct berth_error *e = NULL;
     if (cgroup_new(cgroups_path, id, rt->systemd_cgroup, &cg, &e) >= 0) {
         (void)cgroup_destroy(cg, &e);
+    }
+}
+
+void berth_runtime_precreate_binds(const char *rootfs, const char *const *dests)
+{
+    _cleanup_close_ int rootfd = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    for (size_t i = 0; rootfd >= 0 && dests && dests[i]; i++) {
+        _cleanup_error_ struct berth_error *e = NULL;
+        (void)rootfs_precreate_file(rootfd, dests[i], &e);
     }
 }
 

@@ -57,6 +57,12 @@ int berth_runtime_cgroup_prepare(const struct berth_runtime *rt, const char *cgr
                                  const char *id, struct berth_error **err);
 void berth_runtime_cgroup_discard(const struct berth_runtime *rt, const char *cgroups_path,
                                   const char *id);
+/* The destinations of the config's file bind mounts (/etc/hosts and the
+ * like) made in the rootfs ahead of the init, as it would make them: in an
+ * overlay each creation copies its directory up (~0.15 ms for the three
+ * of /etc on the store's disk), which a caller can have done beside other
+ * work. Best effort: what fails here the init does (and reports). */
+void berth_runtime_precreate_binds(const char *rootfs, const char *const *dests);
 int berth_runtime_start(const struct berth_runtime *rt, const char *id, struct berth_error **err);
 /* The start of a container the caller has just created, whose config has
  * no hooks, under the caller's own lock: the exec fifo written without

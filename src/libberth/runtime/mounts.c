@@ -124,6 +124,16 @@ static int open_destination(int rootfd, const char *dest, bool file, unsigned ch
     return fd;
 }
 
+int rootfs_precreate_file(int rootfd, const char *dest, struct berth_error **err)
+{
+    int fd = open_destination(rootfd, dest, true, 0, err);
+    if (fd < 0) {
+        return fd;
+    }
+    close(fd);
+    return 0;
+}
+
 /* Set while rootfs_prepare/rootfs_finalize have saved the init's working
  * directory and will restore it: mount targets are then reached as "." after
  * fchdir to the destination's fd. That names the same mount point as

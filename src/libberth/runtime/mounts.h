@@ -31,6 +31,12 @@ struct rootfs_opts {
     const int *idmapped_fds;
 };
 
+/* Create the missing destination of a file bind mount in a rootfs exactly
+ * as the init would (open_destination: parents and file made inside the
+ * root, never following a symlink out), ahead of the init. Racing the
+ * init is harmless: both create with O_EXCL. */
+int rootfs_precreate_file(int rootfd, const char *dest, struct berth_error **err);
+
 /* Returns an O_PATH fd of the rootfs mount in *ret_rootfd. */
 int rootfs_prepare(const struct oci_spec *spec, const struct rootfs_opts *o, int *ret_rootfd,
                    struct berth_error **err);
