@@ -190,7 +190,7 @@ static long g_logdir = -1, g_logfd = -1, g_ctl = -1;
 static const char *g_logname;
 static unsigned long g_maxsize, g_maxfiles = 1, g_logsize;
 static int g_k8s;        /* log format: 0 json-file, 1 k8s-file (argv[16]) */
-static long g_hold = -1; /* closed once the exit frame is sent (argv[17]) */
+static long g_hold = -1; /* held until this process exits or execs (argv[17]) */
 static int g_stdin_once, g_stdin_closing, g_init_done;
 static long g_status;
 static long g_health_ms, g_health_next, g_health_pid, g_health_berth = -1; /* health checks */
@@ -1176,10 +1176,6 @@ static void finish(char **argv, char **envp, long berth_fd)
     exitf[10] = (unsigned char)(g_status >> 8);
     exitf[11] = (unsigned char)g_status;
     broadcast(exitf, sizeof(exitf));
-    if (g_hold >= 0) {
-        sc1(__NR_close, g_hold);
-        g_hold = -1;
-    }
 
     /* Give clients a bounded time to take what is queued. */
     long deadline = now_ms() + FINAL_FLUSH_MS;

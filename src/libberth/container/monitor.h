@@ -158,11 +158,12 @@ struct monitor_stub_args {
     int ctl_fd;
     uint64_t health_interval_ms;        /* argv[15], 0: no health check */
     enum monitor_log_format log_format; /* argv[16] */
-    /* argv[17]; <= 2 means none. Held until the exit frame is sent, then
-     * closed: an fd of the container's mount namespace, so that its
+    /* argv[17]; <= 2 means none. Held until the stub exits (or execs the
+     * exit handler): an fd of the container's mount namespace, so that its
      * teardown (an unmount of every mount, an RCU grace period) is not
-     * part of the init's exit, which the caller waits for, but runs beside
-     * the caller's cleanup. */
+     * part of the init's exit, which the caller waits for, nor of the
+     * caller's cleanup, whose unmount would wait for it; it runs as the
+     * monitor goes, after the handed-off exit is done. */
     int hold_fd;
     const char *const *extra; /* argv[18...], NULL-terminated; may be NULL */
 };
