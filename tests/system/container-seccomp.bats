@@ -8,22 +8,8 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() {
-  ROOT=$BATS_TEST_TMPDIR/root
-  RUNROOT=$BATS_TEST_TMPDIR/run
-  ensure_busybox_rootfs
-  tar -C "$BUSYBOX_ROOTFS" -cf - . | b import --change 'CMD ["sh"]' - bb:1 > /dev/null
-}
-
-teardown() {
-  local id
-  for id in $(b ps -aq --no-trunc 2>/dev/null); do
-    b rm -f "$id" > /dev/null 2>&1 || true
-  done
-  store_reset
-}
-
-b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
+setup() { container_store_setup; }
+teardown() { container_store_teardown; }
 
 @test "the default profile denies unshare and mount, allows the rest" {
   for pass in 1 2; do

@@ -166,3 +166,23 @@ store_reset() {
     return 1
   fi
 }
+
+# A container suite's private store with the busybox image as bb:1 (CMD
+# sh), and b, the berth CLI on it; the teardown removes every container and
+# resets the store.
+b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
+
+container_store_setup() {
+  ROOT=$BATS_TEST_TMPDIR/root
+  RUNROOT=$BATS_TEST_TMPDIR/run
+  ensure_busybox_rootfs
+  tar -C "$BUSYBOX_ROOTFS" -cf - . | b import --change 'CMD ["sh"]' - bb:1 > /dev/null
+}
+
+container_store_teardown() {
+  local id
+  for id in $(b ps -aq --no-trunc 2>/dev/null); do
+    b rm -f "$id" > /dev/null 2>&1 || true
+  done
+  store_reset
+}
