@@ -6,22 +6,9 @@
 load helpers
 bats_require_minimum_version 1.5.0
 
-setup() {
-  ROOT=$BATS_TEST_TMPDIR/root
-  RUNROOT=$BATS_TEST_TMPDIR/run
-  ensure_busybox_rootfs
-  tar -C "$BUSYBOX_ROOTFS" -cf - . | b import --change 'CMD ["sh"]' - bb:1 > /dev/null
-}
+setup() { container_store_setup; }
 
-teardown() {
-  local id
-  for id in $(b ps -aq --no-trunc 2>/dev/null); do
-    b rm -f "$id" > /dev/null 2>&1 || true
-  done
-  store_reset
-}
-
-b() { "$BERTH" --root "$ROOT" --runroot "$RUNROOT" "$@"; }
+teardown() { container_store_teardown; }
 
 @test "a user id beyond 2147483647 is refused, never wrapped to root" {
   run b run --rm -u 4294967296 bb:1 id -u
