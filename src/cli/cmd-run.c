@@ -287,14 +287,16 @@ static void wait_exit_handler(int pidfd)
 }
 
 static int run_attached(struct cli *cli, struct store *s, const char *id, json_t *body,
-                        const struct create_cli_opts *o, struct netns_prep *prep)
+                        const struct create_cli_opts *o, struct netns_prep *prep,
+                        struct container_start_prep *sprep)
 {
     struct berth_error *err = NULL;
-    struct container_start_opts so = {.attach = true, .netns = prep};
+    struct container_start_opts so = {.attach = true, .netns = prep, .prep = sprep};
     bool tty = json_is_true(json_object_get(body, "Tty"));
     bool in = json_is_true(json_object_get(body, "AttachStdin"));
     struct detach_keys keys;
     if (tty && detach_keys_parse(o->detach_keys, &keys, &err) < 0) {
+        container_start_prep_free(sprep);
         (void)container_rm(s, id, true, NULL);
         return cli_fail(err, 125);
     }
@@ -372,8 +374,10 @@ int cmd_run(struct cli *cli, int argc, char **argv)
     struct store *s;
     struct berth_error *err = NULL;
     (void)cli_store(cli, &s, &err);
+    /* The container's cgroup is made from now on, beside the rest. */
+    struct container_start_prep *sprep = container_start_prep_new(s, id);
     if (o.detach) {
-        struct container_start_opts so = {.netns = &prep};
+        struct container_start_opts so = {.netns = &prep, .prep = sprep};
         int sr = container_start(s, id, &so, NULL, &err);
         netns_prep_release(&prep);
         if (sr < 0) {
@@ -385,7 +389,7 @@ int cmd_run(struct cli *cli, int argc, char **argv)
         create_cli_opts_release(&o);
         return 0;
     }
-    code = run_attached(cli, s, id, body, &o, &prep);
+    code = run_attached(cli, s, id, body, &o, &prep, sprep);
     netns_prep_release(&prep);
     create_cli_opts_release(&o);
     return code;

@@ -367,6 +367,29 @@ static void cgroup_prep_finish(struct cgroup_prep *p)
     free(p->path);
 }
 
+struct container_start_prep {
+    char *id;
+    struct cgroup_prep cgp;
+};
+
+struct container_start_prep *container_start_prep_new(struct store *s, const char *id)
+{
+    struct container_start_prep *p = xcalloc(1, sizeof(*p));
+    p->id = xstrdup(id);
+    cgroup_prep_start(&p->cgp, s, p->id);
+    return p;
+}
+
+void container_start_prep_free(struct container_start_prep *p)
+{
+    if (!p) {
+        return;
+    }
+    cgroup_prep_finish(&p->cgp);
+    free(p->id);
+    free(p);
+}
+
 /* Writes the bundle's config.json; *ret_spec (may be NULL) gets the
  * document too, for the monitor (a fork of this process) to create the
  * container from without reading it back. */
@@ -912,6 +935,9 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
 {
     _cleanup_free_ char *id = NULL, *now = NULL;
     struct berth_runtime rt = container_runtime(s);
+    /* Taken over whatever happens; its cgroup kept only by a successful
+     * start, or when the container turns out to run already. */
+    _cleanup_(container_start_prep_freep) struct container_start_prep *sprep = o ? o->prep : NULL;
     _cleanup_close_ int lock = -1;
     _cleanup_(container_record_freep) struct container_record *c = NULL;
     int r = container_get_locked(s, name_or_id, &id, &lock, &c, err);
@@ -926,6 +952,10 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     bool running = streq(st.status, "running"), paused = streq(st.status, "paused");
     int restarts = st.restart_count;
     container_state_file_release(&st);
+    if (sprep && (running || paused || !streq(sprep->id, id))) {
+        sprep->cgp.keep = running || paused; /* never remove a live container's cgroup */
+        container_start_prep_free(TAKE_PTR(sprep));
+    }
     if (paused) {
         return berth_error_set(err, EBUSY, "cannot start a paused container, try unpause instead");
     }
@@ -945,8 +975,10 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     } else if (!prep->started) {
         netns_prep_start(prep);
     }
-    _cleanup_(cgroup_prep_finish) struct cgroup_prep cgp;
-    cgroup_prep_start(&cgp, s, id);
+    if (!sprep) {
+        sprep = container_start_prep_new(s, id);
+    }
+    struct cgroup_prep *cgp = &sprep->cgp;
     _cleanup_free_ char *rootfs = NULL;
     log_trace_point("start: checked");
     r = container_rootfs_mount(s, c, &rootfs, err);
@@ -978,7 +1010,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         return ctl_fd;
     }
     bool want_attach = o && o->attach, want_handoff = want_attach && o->handoff_fd;
-    cgroup_prep_post(&cgp, rootfs, spec, sock, ctl, want_attach, want_handoff);
+    cgroup_prep_post(cgp, rootfs, spec, sock, ctl, want_attach, want_handoff);
     bool tty = json_is_true(json_object_get(c->body, "Tty"));
     bool open_stdin = json_is_true(json_object_get(c->body, "OpenStdin"));
     int outp[2] = {-1, -1}, errp[2] = {-1, -1}, inp[2] = {-1, -1}, ready[2] = {-1, -1};
@@ -1005,7 +1037,7 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
         .in_w = inp[1],
         .tty = tty,
         .stdin_once = json_is_true(json_object_get(c->body, "StdinOnce")),
-        .cgroup_prepared = cgroup_prep_wait(&cgp),
+        .cgroup_prepared = cgroup_prep_wait(cgp),
     };
     m.ready_r = ready[0];
     r = spawn_monitor(&m, err);
@@ -1020,24 +1052,24 @@ int container_start(struct store *s, const char *name_or_id, const struct contai
     if (r < 0) {
         goto rollback;
     }
-    cgp.keep = true; /* the container's now: its exit removes it */
+    cgp->keep = true; /* the container's now: its exit removes it */
     /* Network before the init runs: its first instruction may need it. */
     r = network_attach_start(s, c, init, err);
     if (r < 0) {
         goto kill_rollback;
     }
     int attach = -1;
-    if (want_attach && cgp.started) {
+    if (want_attach && cgp->started) {
         /* Made by the helper while the monitor started. */
-        cgroup_prep_join(&cgp);
-        attach = TAKE_FD(cgp.attach_fd);
+        cgroup_prep_join(cgp);
+        attach = TAKE_FD(cgp->attach_fd);
         if (attach < 0) {
-            r = berth_error_sys(err, cgp.attach_errno ? cgp.attach_errno : EIO, "attach to '%s'",
+            r = berth_error_sys(err, cgp->attach_errno ? cgp->attach_errno : EIO, "attach to '%s'",
                                 sock);
             goto kill_rollback;
         }
         if (want_handoff) {
-            *o->handoff_fd = TAKE_FD(cgp.handoff_fd);
+            *o->handoff_fd = TAKE_FD(cgp->handoff_fd);
         }
     } else if (want_attach) {
         attach = connect_attach(sock, err);

@@ -60,7 +60,18 @@ struct container_start_opts {
      * the container does not need one). NULL: container_start prepares one
      * itself for a container that needs a new network namespace. */
     struct netns_prep *netns;
+    /* Work begun for this start as soon as the container existed
+     * (container_start_prep_new); taken over (freed) in every case. */
+    struct container_start_prep *prep;
 };
+struct container_start_prep;
+/* For a container_start() that is sure to follow (run), right after
+ * create: the container's cgroup is made by a helper thread from now on,
+ * beside the caller's own work, instead of from the start's beginning. */
+struct container_start_prep *container_start_prep_new(struct store *s, const char *id);
+/* What it made is removed (when no start took it over). */
+void container_start_prep_free(struct container_start_prep *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct container_start_prep *, container_start_prep_free)
 /* The container's lock (an flock on its directory; returns the fd to close
  * to release it): container_start holds it while it starts the container
  * (two starts at once: the loser would roll back, and remove, what the
