@@ -109,6 +109,7 @@ layer_file() {
   b pull -q "$MAIN_REG/test/img:v1"
   local before
   before=$(store_listing)
+  sleep 1.1 # into another second: nothing may be re-stamped (the tag's time was)
   runf b pull "$MAIN_REG/test/img:v1"
   [ "$status" -eq 0 ]
   [ "$output" = "v1: Pulling from test/img

@@ -15,6 +15,12 @@
 #include "basic/strv.h"
 #include "libberth/image/reference.h"
 
+/* Point a tag at an image; a tag already there is left as it is (its time
+ * too). */
+#define TAG_UPSERT                                                                                 \
+    "INSERT INTO tags(name, image_id, added) VALUES(?, ?, ?) ON CONFLICT(name) DO UPDATE SET "     \
+    "image_id = excluded.image_id, added = excluded.added WHERE image_id != excluded.image_id"
+
 #define CONFIG_MAX (8u << 20)
 
 int image_record_add(struct store *s, const struct image_add *a, char **ret_previous,
@@ -64,9 +70,9 @@ int image_record_add(struct store *s, const struct image_add *a, char **ret_prev
             r = 0;
         }
         if (r >= 0) {
-            r = db_run(db, err,
-                       "INSERT OR REPLACE INTO tags(name, image_id, added) VALUES(?, ?, ?)", "ssi",
-                       a->tag, a->id, now);
+            /* A tag already on this image keeps its time: a pull that finds
+             * the image up to date changes nothing (Docker's). */
+            r = db_run(db, err, TAG_UPSERT, "ssi", a->tag, a->id, now);
         }
     }
     if (r >= 0 && a->repo && a->repo_digest) {
@@ -419,8 +425,7 @@ int image_tag(struct store *s, const char *source, const char *tag, struct berth
     if (r < 0) {
         return r;
     }
-    r = db_run(s->db, err, "INSERT OR REPLACE INTO tags(name, image_id, added) VALUES(?, ?, ?)",
-               "ssi", name, id, (int64_t)time(NULL));
+    r = db_run(s->db, err, TAG_UPSERT, "ssi", name, id, (int64_t)time(NULL));
     return r < 0 ? r : 0;
 }
 
