@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "unit-json.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
@@ -41,21 +43,6 @@
 #define ID "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 /* Bodies are written with single quotes for readability. */
-static json_t *J(const char *text)
-{
-    _cleanup_free_ char *s = xstrdup(text);
-    for (char *p = s; *p; p++) {
-        if (*p == '\'') {
-            *p = '"';
-        }
-    }
-    json_error_t je;
-    json_t *j = json_loads(s, 0, &je);
-    if (!j) {
-        fail_msg("bad test JSON: %s: %s", je.text, s);
-    }
-    return j;
-}
 
 static struct oci_spec_context base_ctx(void)
 {

@@ -18,6 +18,8 @@
 
 #include <cmocka.h>
 
+#include "unit-json.h"
+
 #include <errno.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
@@ -35,23 +37,6 @@
 #include "libberth/runtime/seccomp.h"
 
 #define X32_BIT 0x40000000u
-
-/* Test profiles are written with single quotes for readability. */
-static json_t *J(const char *text)
-{
-    _cleanup_free_ char *s = xstrdup(text);
-    for (char *p = s; *p; p++) {
-        if (*p == '\'') {
-            *p = '"';
-        }
-    }
-    json_error_t je;
-    json_t *j = json_loads(s, 0, &je);
-    if (!j) {
-        fail_msg("bad test JSON: %s: %s", je.text, s);
-    }
-    return j;
-}
 
 /* ---- a plain cBPF interpreter over struct seccomp_data ------------------ */
 

@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "unit-json.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -33,23 +35,6 @@
 #include "basic/fd-util.h"
 #include "basic/strbuf.h"
 #include "libberth/runtime/seccomp.h"
-
-/* Test profiles are written with single quotes for readability. */
-static json_t *J(const char *text)
-{
-    _cleanup_free_ char *s = xstrdup(text);
-    for (char *p = s; *p; p++) {
-        if (*p == '\'') {
-            *p = '"';
-        }
-    }
-    json_error_t je;
-    json_t *j = json_loads(s, 0, &je);
-    if (!j) {
-        fail_msg("bad test JSON: %s: %s", je.text, s);
-    }
-    return j;
-}
 
 static struct seccomp_program *compile_ok(const char *text)
 {
