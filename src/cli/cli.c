@@ -412,20 +412,27 @@ int cli_inspect(struct cli *cli, const char *format, char **args, cli_inspect_fn
     return code;
 }
 
+int cli_archive_open(struct cli *cli, const char *output, struct store **ret)
+{
+    struct berth_error *err = NULL;
+    /* A tar on a terminal helps nobody (Docker's words). */
+    if ((!output || streq(output, "-")) && isatty(STDOUT_FILENO)) {
+        berth_error_set(&err, EINVAL,
+                        "cowardly refusing to save to a terminal. Use the -o flag or redirect");
+        return cli_fail(err, 1);
+    }
+    return cli_store(cli, ret, &err) < 0 ? cli_fail(err, 1) : 0;
+}
+
 int cli_write_archive(struct cli *cli, const char *output, mode_t mode, const char *name,
                       cli_archive_fn write)
 {
     struct berth_error *err = NULL;
     bool to_stdout = !output || streq(output, "-");
-    /* A tar on a terminal helps nobody (Docker's words). */
-    if (to_stdout && isatty(STDOUT_FILENO)) {
-        berth_error_set(&err, EINVAL,
-                        "cowardly refusing to save to a terminal. Use the -o flag or redirect");
-        return cli_fail(err, 1);
-    }
     struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
+    int code = cli_archive_open(cli, output, &s);
+    if (code) {
+        return code;
     }
     if (to_stdout) {
         return write(s, name, STDOUT_FILENO, &err) < 0 ? cli_fail(err, 1) : 0;

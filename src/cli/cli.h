@@ -94,6 +94,11 @@ typedef int (*cli_inspect_fn)(struct store *s, const char *name, void *ud, json_
                               struct berth_error **err);
 int cli_inspect(struct cli *cli, const char *format, char **args, cli_inspect_fn get, void *ud);
 
+/* What every archive writer starts with: refuse a terminal as the output
+ * (output NULL or "-" is stdout), open the store. 0, or the exit code with
+ * the error printed. */
+int cli_archive_open(struct cli *cli, const char *output, struct store **ret);
+
 /* The output of `export`-like commands: a tar stream from
  * write(s, name, fd, err) to stdout, or with -o FILE into a temp file
  * beside FILE (of that mode) renamed over it once whole, so a failure

@@ -28,15 +28,10 @@ int cmd_save(struct cli *cli, int argc, char **argv)
         return cli_fail(err, 125);
     }
     bool to_stdout = !output || streq(output, "-");
-    /* A tar on a terminal helps nobody (Docker's words). */
-    if (to_stdout && isatty(STDOUT_FILENO)) {
-        berth_error_set(&err, EINVAL,
-                        "cowardly refusing to save to a terminal. Use the -o flag or redirect");
-        return cli_fail(err, 1);
-    }
     struct store *s;
-    if (cli_store(cli, &s, &err) < 0) {
-        return cli_fail(err, 1);
+    int code = cli_archive_open(cli, output, &s);
+    if (code) {
+        return code;
     }
     size_t n = strv_length(args);
     if (to_stdout) {
