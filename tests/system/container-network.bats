@@ -324,19 +324,7 @@ print(s.recvfrom(100)[0].decode())' 127.0.0.1 "$((PORT + 1))" 2> /dev/null) && b
 @test "--dns on a user network: the embedded DNS forwards other names to it" {
   # a fake resolver on a loopback address of the host (the embedded DNS
   # runs in the host's namespace): every A query gets 192.0.2.99
-  python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.2", 53))
-while True:
-    q, a = s.recvfrom(4096)
-    end = 12
-    while q[end]: end += 1 + q[end]
-    end += 5
-    r = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00" + q[12:end]
-    r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([192, 0, 2, 99])
-    s.sendto(r, a)
-' 3>&- &
+  python3 "$BATS_TEST_DIRNAME/fake-dns.py" 127.0.0.2 53 192.0.2.99 3>&- &
   FAKE_DNS=$!
   for _ in $(seq 50); do ss -lun | grep -q "127.0.0.2:53 " && break; sleep 0.1; done
   mknet n1 "$NET1.0/24"

@@ -17,21 +17,9 @@ setup() {
     ip netns add "$P-$n"
     ip netns exec "$P-$n" ip link set lo up
   done
-  # fake upstream: answers every A query with 192.0.2.7, counts queries
+  # fake upstream: answers every A query with 192.0.2.7
   UPPORT=$((20000 + $$ % 20000))
-  python3 -c '
-import socket, struct, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", int(sys.argv[1])))
-while True:
-    q, a = s.recvfrom(4096)
-    end = 12
-    while q[end]: end += 1 + q[end]
-    end += 5
-    r = q[:2] + b"\x81\x80" + b"\x00\x01\x00\x01\x00\x00\x00\x00" + q[12:end]
-    r += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04" + bytes([192, 0, 2, 7])
-    s.sendto(r, a)
-' "$UPPORT" 3>&- &
+  python3 "$BATS_TEST_DIRNAME/fake-dns.py" 127.0.0.1 "$UPPORT" 192.0.2.7 3>&- &
   UPPID=$!
   for _ in $(seq 50); do ss -lun | grep -q "127.0.0.1:$UPPORT " && break; sleep 0.1; done
   export BERTH_DNS_UPSTREAM=127.0.0.1:$UPPORT
